@@ -1,0 +1,52 @@
+//! Every label fed to [`hash`](super::hash), [`mac`](super::mac), [`kdf`](super::kdf)
+//! and [`SigningKey::sign`](super::SigningKey::sign).
+//!
+//! `spec/crypto.md#labels` lists the same strings with their inputs; a label is never
+//! reused for a second purpose. New labels are added here and in the spec together.
+
+/// Period secret of the first period of Alice's outgoing chain:
+/// `KDF(label, root_key, transport_id, u64be(period))`.
+pub const STREAM_INITIAL_CHAIN_ALICE: &str = "thicket/stream/initial-chain/alice";
+/// Period secret of the first period of Bob's outgoing chain:
+/// `KDF(label, root_key, transport_id, u64be(period))`.
+pub const STREAM_INITIAL_CHAIN_BOB: &str = "thicket/stream/initial-chain/bob";
+/// Period secret of the next period: `KDF(label, secret_p, u64be(p + 1))`.
+pub const STREAM_NEXT_CHAIN: &str = "thicket/stream/next-chain";
+/// Tag key of a period: `KDF(label, secret_p)`.
+pub const STREAM_TAG_KEY: &str = "thicket/stream/tag-key";
+/// Header key of a period: `KDF(label, secret_p)`.
+pub const STREAM_HEADER_KEY: &str = "thicket/stream/header-key";
+/// Stream tag: first 16 bytes of `MAC(label, tag_key, u16be(version), u64be(stream))`.
+pub const STREAM_TAG: &str = "thicket/stream/tag";
+/// Frame key of one stream: `KDF(label, stream_secret)`.
+pub const STREAM_FRAME_KEY: &str = "thicket/stream/frame-key";
+/// Frame-header mask key of one stream: `KDF(label, stream_secret)`.
+pub const STREAM_FRAME_HEADER_KEY: &str = "thicket/stream/frame-header-key";
+
+/// All labels, for the uniqueness test and the spec cross-check.
+pub const ALL: &[&str] = &[
+    STREAM_INITIAL_CHAIN_ALICE,
+    STREAM_INITIAL_CHAIN_BOB,
+    STREAM_NEXT_CHAIN,
+    STREAM_TAG_KEY,
+    STREAM_HEADER_KEY,
+    STREAM_TAG,
+    STREAM_FRAME_KEY,
+    STREAM_FRAME_HEADER_KEY,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_and_well_formed() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.starts_with("thicket/"), "{a}");
+            assert!(a.bytes().all(|b| b.is_ascii_graphic()), "{a}");
+            for b in &ALL[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Spec conformance and cross-crate scenarios for Thicket.
+//!
+//! - [`model`]: a second, deliberately plain implementation of `spec/crypto.md` and
+//!   `spec/stream.md` built straight from the primitives, sharing no code with
+//!   `bramble-proto`. It generates the vectors in `spec/vectors/` (see the
+//!   `make-vectors` binary) and builds invalid streams no conforming writer would make.
+//! - [`vectors`]: loading the vector files.
+//!
+//! The tests in `tests/` check `bramble-proto` against the vectors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod generate;
+pub mod model;
+pub mod replay;
+pub mod vectors;

@@ -1,0 +1,400 @@
+//! `bramble-proto` against the spec vectors in `spec/vectors/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bramble_proto::crypto::{
+    self, AgreementPublicKey, AgreementSecretKey, CryptoError, SecretKey, Signature, SigningKey,
+    VerifyingKey, aead,
+};
+use bramble_proto::stream::{
+    Padding, Role, RootKey, StreamError, StreamReader, StreamTag, StreamWriter, TAG_LEN,
+    TransportKeys,
+};
+use bramble_proto::time::{Period, PeriodLength};
+use bramble_proto::transport::TransportId;
+use bramble_proto::wire::{self, DecodeErrorKind, Limits, Value};
+use serde_json::Value as Json;
+use thicket_tests::replay::ReplayRng;
+use thicket_tests::vectors::{array, bytes, load, render, str, u64};
+
+#[test]
+fn vector_files_are_up_to_date() {
+    for (name, value) in thicket_tests::generate::all() {
+        let path = thicket_tests::vectors::dir().join(name);
+        let on_disk = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            on_disk == render(&value),
+            "{name} differs from the model; run `cargo run -p thicket-tests --bin make-vectors` \
+             and review the diff"
+        );
+    }
+}
+
+fn inputs(v: &Json) -> Vec<Vec<u8>> {
+    v.as_array().unwrap().iter().map(bytes).collect()
+}
+
+#[test]
+fn crypto_vectors() {
+    let v = load("crypto.json");
+    for case in v["hash"].as_array().unwrap() {
+        let ins = inputs(&case["inputs"]);
+        let refs: Vec<&[u8]> = ins.iter().map(Vec::as_slice).collect();
+        let out = crypto::hash(str(&case["label"]), &refs);
+        assert_eq!(out.0, array::<32>(&case["output"]), "{case}");
+    }
+    for case in v["mac"].as_array().unwrap() {
+        let ins = inputs(&case["inputs"]);
+        let refs: Vec<&[u8]> = ins.iter().map(Vec::as_slice).collect();
+        let key = SecretKey::from_bytes(array(&case["key"]));
+        let label = str(&case["label"]);
+        assert_eq!(
+            crypto::mac(label, &key, &refs).0,
+            array::<32>(&case["output"])
+        );
+        assert_eq!(
+            crypto::kdf(label, &key, &refs).expose_secret(),
+            &array::<32>(&case["output"])
+        );
+    }
+    for case in v["x25519"].as_array().unwrap() {
+        let ours = AgreementSecretKey::from_bytes(array(&case["secret"]));
+        assert_eq!(ours.public_key().0, array::<32>(&case["public"]));
+        let theirs = AgreementPublicKey(array(&case["peer_public"]));
+        assert_eq!(
+            ours.agree(&theirs).unwrap().expose_secret(),
+            &array::<32>(&case["shared"])
+        );
+    }
+    for case in v["x25519_rejected"].as_array().unwrap() {
+        let ours = AgreementSecretKey::from_bytes(array(&case["secret"]));
+        let theirs = AgreementPublicKey(array(&case["peer_public"]));
+        assert_eq!(
+            ours.agree(&theirs).unwrap_err(),
+            CryptoError::NonContributory
+        );
+    }
+    for case in v["ed25519"].as_array().unwrap() {
+        let key = SigningKey::from_seed(array(&case["seed"]));
+        let public = key.verifying_key();
+        assert_eq!(public.to_bytes(), array::<32>(&case["public"]));
+        let (label, message) = (str(&case["label"]), bytes(&case["message"]));
+        let sig = key.sign(label, &message);
+        assert_eq!(sig.0, array::<64>(&case["signature"]));
+        let decoded = VerifyingKey::from_bytes(&public.to_bytes()).unwrap();
+        decoded
+            .verify(label, &message, &Signature(array(&case["signature"])))
+            .unwrap();
+    }
+    for case in v["sealed"].as_array().unwrap() {
+        let key = SecretKey::from_bytes(array(&case["key"]));
+        let (ad, plaintext) = (bytes(&case["associated_data"]), bytes(&case["plaintext"]));
+        let sealed = aead::seal_with_nonce(&key, &array(&case["nonce"]), &ad, &plaintext).unwrap();
+        assert_eq!(sealed, bytes(&case["sealed"]));
+        assert_eq!(
+            aead::open(&key, &ad, &sealed).unwrap().as_slice(),
+            plaintext
+        );
+    }
+}
+
+fn json_to_value(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Object(o) => {
+            let (tag, inner) = o.iter().next().unwrap();
+            match tag.as_str() {
+                "int" => Value::Int(str(inner).parse().unwrap()),
+                "str" => Value::Str(str(inner).to_owned()),
+                "raw" => Value::Raw(bytes(inner)),
+                "list" => Value::List(
+                    inner
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(json_to_value)
+                        .collect(),
+                ),
+                "dict" => Value::Dict(
+                    inner
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json_to_value(v)))
+                        .collect::<BTreeMap<_, _>>(),
+                ),
+                other => panic!("unknown value tag {other}"),
+            }
+        }
+        other => panic!("unexpected JSON {other}"),
+    }
+}
+
+fn decode_error_name(kind: DecodeErrorKind) -> &'static str {
+    match kind {
+        DecodeErrorKind::UnexpectedEnd => "unexpected-end",
+        DecodeErrorKind::UnknownType => "unknown-type",
+        DecodeErrorKind::UnexpectedEndMarker => "unexpected-end-marker",
+        DecodeErrorKind::NonCanonicalInteger => "non-canonical-integer",
+        DecodeErrorKind::NonCanonicalLength => "non-canonical-length",
+        DecodeErrorKind::InvalidUtf8 => "invalid-utf8",
+        DecodeErrorKind::TooLong => "too-long",
+        DecodeErrorKind::TooDeep => "too-deep",
+        DecodeErrorKind::NonStringKey => "non-string-key",
+        DecodeErrorKind::UnorderedKey => "unordered-key",
+        DecodeErrorKind::TrailingBytes => "trailing-bytes",
+        _ => "unknown",
+    }
+}
+
+#[test]
+fn encoding_vectors() {
+    let v = load("encoding.json");
+    let limits = Limits {
+        max_depth: usize::try_from(u64(&v["limits"]["max_depth"])).unwrap(),
+        max_len: usize::try_from(u64(&v["limits"]["max_len"])).unwrap(),
+    };
+    assert_eq!(limits, Limits::DEFAULT);
+    for case in v["valid"].as_array().unwrap() {
+        let encoding = bytes(&case["encoding"]);
+        let value = json_to_value(&case["value"]);
+        assert_eq!(
+            wire::decode(&encoding, &limits).unwrap(),
+            value,
+            "{}",
+            case["name"]
+        );
+        assert_eq!(wire::encode(&value).unwrap(), encoding, "{}", case["name"]);
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let err = wire::decode(&bytes(&case["encoding"]), &limits).unwrap_err();
+        assert_eq!(
+            decode_error_name(err.kind),
+            str(&case["error"]),
+            "{}",
+            case["name"]
+        );
+        assert_eq!(err.offset as u64, u64(&case["offset"]), "{}", case["name"]);
+    }
+}
+
+fn root_key(v: &Json) -> RootKey {
+    RootKey::new(SecretKey::from_bytes(array(v)))
+}
+
+fn role(name: &str) -> Role {
+    match name {
+        "alice" => Role::Alice,
+        "bob" => Role::Bob,
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn keys_for(case: &Json, role: Role) -> TransportKeys {
+    let transport = TransportId::new(str(&case["transport"])).unwrap();
+    let latency = transport.spec_max_latency().unwrap();
+    let len = PeriodLength::for_max_latency(latency).unwrap();
+    TransportKeys::derive(
+        &root_key(&case["root_key"]),
+        role,
+        transport,
+        len,
+        Period(u64(&case["start_period"])),
+    )
+    .unwrap()
+}
+
+#[test]
+fn stream_key_vectors() {
+    let v = load("stream-keys.json");
+    for case in v["vectors"].as_array().unwrap() {
+        for (our_role, chain) in [(Role::Alice, "alice"), (Role::Bob, "bob")] {
+            let periods = case[chain]["periods"].as_array().unwrap();
+            let secret = |p: u64| {
+                let entry = periods.iter().find(|e| u64(&e["period"]) == p).unwrap();
+                (array::<32>(&entry["secret"]), entry["tags"].clone())
+            };
+            let start = u64(&case["start_period"]);
+            // Our outgoing chain is `chain`; the peer receives on it.
+            for current in [start, start + 1, start + 2] {
+                let keys = keys_for(case, our_role).rotate_to(Period(current)).unwrap();
+                let state = keys.to_state();
+                assert_eq!(state.outgoing.period, Period(current));
+                assert_eq!(state.outgoing.secret.expose_secret(), &secret(current).0);
+                let peer = keys_for(case, our_role.peer())
+                    .rotate_to(Period(current))
+                    .unwrap();
+                let peer_state = peer.to_state();
+                for (i, inc) in peer_state.incoming.iter().enumerate() {
+                    assert_eq!(inc.period, Period(current - 1 + i as u64));
+                    assert_eq!(
+                        inc.secret.expose_secret(),
+                        &secret(current - 1 + i as u64).0
+                    );
+                }
+                // Tags: the outgoing tags for each listed stream number.
+                let tags = secret(current).1;
+                for (n, tag) in tags.as_object().unwrap() {
+                    let n: u64 = n.parse().unwrap();
+                    let mut st = keys.to_state();
+                    st.outgoing.next_stream = n;
+                    let mut k = TransportKeys::from_state(st).unwrap();
+                    let s = k.outgoing_mut().next_stream().unwrap();
+                    assert_eq!(s.tag.0, array::<16>(tag), "stream {n}");
+                }
+                // The peer expects stream 0 and 1 of each of its incoming periods.
+                let expected: Vec<StreamTag> = peer.incoming().expected_tags().collect();
+                for p in current - 1..=current + 1 {
+                    if p + 1 < start {
+                        continue;
+                    }
+                    let tags = secret(p).1;
+                    for n in ["0", "1", "31"] {
+                        assert!(
+                            expected.contains(&StreamTag(array(&tags[n]))),
+                            "period {p} stream {n}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reordering_window_vectors() {
+    let v = load("stream-window.json");
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    for seq in v["vectors"].as_array().unwrap() {
+        let root = || RootKey::new(SecretKey::from_bytes([1; 32]));
+        let mut alice =
+            TransportKeys::derive(&root(), Role::Alice, TransportId::TOR, len, Period(50)).unwrap();
+        let mut bob =
+            TransportKeys::derive(&root(), Role::Bob, TransportId::TOR, len, Period(50)).unwrap();
+        let tags: Vec<StreamTag> = (0..64)
+            .map(|_| alice.outgoing_mut().next_stream().unwrap().tag)
+            .collect();
+        for step in seq["steps"].as_array().unwrap() {
+            let n = usize::try_from(u64(&step["stream"])).unwrap();
+            let accepted = bob.incoming_mut().recognise(&tags[n]).is_some();
+            let state = bob.to_state();
+            let w = &state.incoming[1];
+            assert_eq!(
+                accepted,
+                step["accepted"].as_bool().unwrap(),
+                "{} {step}",
+                seq["name"]
+            );
+            assert_eq!(w.window_base, u64(&step["base"]), "{} {step}", seq["name"]);
+            assert_eq!(
+                u64::from(w.window_seen),
+                u64(&step["seen"]),
+                "{} {step}",
+                seq["name"]
+            );
+        }
+    }
+}
+
+fn stream_error_name(e: StreamError) -> &'static str {
+    match e {
+        StreamError::Truncated => "truncated",
+        StreamError::HeaderAuthentication => "header-authentication",
+        StreamError::UnsupportedVersion => "unsupported-version",
+        StreamError::StreamNumberMismatch => "stream-number-mismatch",
+        StreamError::FrameTooLarge => "frame-too-large",
+        StreamError::FrameAuthentication => "frame-authentication",
+        StreamError::NonZeroPadding => "non-zero-padding",
+        StreamError::TrailingData => "trailing-data",
+        _ => "other",
+    }
+}
+
+/// Reads `stream` as the receiver; the plaintext, or the name of the failure.
+fn receive(
+    receiver: &mut TransportKeys,
+    stream: &[u8],
+    piece: usize,
+) -> Result<Vec<u8>, &'static str> {
+    let tag = StreamTag(stream[..TAG_LEN].try_into().unwrap());
+    let incoming = receiver
+        .incoming_mut()
+        .recognise(&tag)
+        .ok_or("unrecognised")?;
+    let mut reader = StreamReader::new(incoming);
+    let mut plain = Vec::new();
+    for chunk in stream[TAG_LEN..].chunks(piece) {
+        reader
+            .handle_bytes(chunk, &mut plain)
+            .map_err(stream_error_name)?;
+    }
+    reader.finish().map_err(stream_error_name)?;
+    Ok(plain)
+}
+
+#[test]
+fn stream_vectors() {
+    let v = load("stream.json");
+    for case in v["valid"].as_array().unwrap() {
+        let name = str(&case["name"]);
+        let sender = role(str(&case["sender"]));
+        let period = Period(u64(&case["period"]));
+        let mut keys = keys_for(case, sender).rotate_to(period).unwrap();
+        let mut stream = keys.outgoing_mut().next_stream().unwrap();
+        while stream.stream_number < u64(&case["stream_number"]) {
+            stream = keys.outgoing_mut().next_stream().unwrap();
+        }
+        let randomness = [bytes(&case["header_nonce"]), bytes(&case["stream_secret"])].concat();
+        let mut rng = ReplayRng::new(&randomness);
+        let mut out = Vec::new();
+        let mut writer = StreamWriter::new(stream, &mut rng, &mut out).unwrap();
+        assert_eq!(
+            rng.remaining(),
+            0,
+            "{name}: the writer draws nonce then secret"
+        );
+        if let Some(m) = case["padding"].as_u64() {
+            writer.set_padding(Padding::ToMultipleOf(
+                u16::try_from(m).unwrap().try_into().unwrap(),
+            ));
+        }
+        let mut written = Vec::new();
+        for op in case["ops"].as_array().unwrap() {
+            if let Some(data) = op.get("write") {
+                let data = bytes(data);
+                writer.write(&data, &mut out).unwrap();
+                written.extend_from_slice(&data);
+            } else {
+                writer.flush(&mut out).unwrap();
+            }
+        }
+        writer.finish(&mut out).unwrap();
+        let expected = bytes(&case["stream"]);
+        assert!(out == expected, "{name}: writer output differs");
+        for piece in [1, 7, 1000, expected.len()] {
+            let mut receiver = keys_for(case, sender.peer()).rotate_to(period).unwrap();
+            assert_eq!(
+                receive(&mut receiver, &expected, piece),
+                Ok(written.clone()),
+                "{name}"
+            );
+        }
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let name = str(&case["name"]);
+        let receiver_role = role(str(&case["sender"])).peer();
+        let period = Period(u64(&case["receiver_period"]));
+        let stream = bytes(&case["stream"]);
+        for piece in [1, 5, stream.len()] {
+            let mut receiver = keys_for(case, receiver_role).rotate_to(period).unwrap();
+            assert_eq!(
+                receive(&mut receiver, &stream, piece),
+                Err(str(&case["error"])),
+                "{name}, pieces of {piece}"
+            );
+        }
+    }
+}
