@@ -1,4 +1,4 @@
-//! Builds the contents of `spec/vectors/*.json` from the [`model`](crate::model).
+//! Builds the contents of `spec/vectors/*.json` from the [`crate::model`].
 //!
 //! Inputs are fixed; byte strings come from [`bytes`], a BLAKE3 XOF of a name, so the
 //! output is the same on every run. `cargo run -p thicket-tests --bin make-vectors`
