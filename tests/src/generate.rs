@@ -56,7 +56,21 @@ fn crypto() -> Value {
         })
     })
     .collect();
-    let macs: Vec<Value> = [
+    let keyed = |cases: Vec<(&str, [u8; 32], Vec<Vec<u8>>)>| -> Vec<Value> {
+        cases
+            .into_iter()
+            .map(|(label, k, inputs)| {
+                let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+                json!({
+                    "label": label,
+                    "key": h(k),
+                    "inputs": inputs.iter().map(h).collect::<Vec<_>>(),
+                    "output": h(model::mac(label, &k, &refs)),
+                })
+            })
+            .collect()
+    };
+    let macs = keyed(vec![
         ("thicket/test/mac", key("mac key 1"), vec![]),
         (
             "thicket/test/mac",
@@ -68,19 +82,15 @@ fn crypto() -> Value {
             key("mac key 2"),
             vec![b"message".to_vec()],
         ),
+    ]);
+    let kdfs = keyed(vec![
         ("thicket/stream/tag-key", key("period secret"), vec![]),
-    ]
-    .into_iter()
-    .map(|(label, k, inputs)| {
-        let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
-        json!({
-            "label": label,
-            "key": h(k),
-            "inputs": inputs.iter().map(h).collect::<Vec<_>>(),
-            "output": h(model::mac(label, &k, &refs)),
-        })
-    })
-    .collect();
+        (
+            "thicket/stream/next-chain",
+            key("period secret"),
+            vec![20_001u64.to_be_bytes().to_vec()],
+        ),
+    ]);
 
     // RFC 7748 §6.1 key pairs, plus our rejection of a low-order point.
     let alice = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
@@ -121,6 +131,8 @@ fn crypto() -> Value {
     })
     .collect();
 
+    let (sig_rejected, keys_rejected) = signature_rejections();
+
     let sealed: Vec<Value> = [
         (b"".to_vec(), b"".to_vec()),
         (b"associated".to_vec(), b"a secret value".to_vec()),
@@ -147,7 +159,7 @@ fn crypto() -> Value {
 
     json!({
         "spec": "spec/crypto.md",
-        "description": "Length framing, labelled hash and MAC/KDF, X25519 (RFC 7748 §6.1 keys), labelled Ed25519 signatures and sealed values.",
+        "description": "Length framing, labelled hash, MAC and KDF, X25519 (RFC 7748 §6.1 keys) and the rejection of a low-order point, labelled Ed25519 signatures (seeds are RFC 8032 32-byte private keys) with rejected signatures and public keys, sealed values with rejected ones.",
         "framing": [{
             "label": "thicket/test",
             "inputs": framing_inputs.iter().map(h).collect::<Vec<_>>(),
@@ -155,6 +167,7 @@ fn crypto() -> Value {
         }],
         "hash": hashes,
         "mac": macs,
+        "kdf": kdfs,
         "x25519": [x25519(alice, bob), x25519(bob, alice)],
         "x25519_rejected": [{
             "secret": alice,
@@ -162,8 +175,112 @@ fn crypto() -> Value {
             "error": "non-contributory",
         }],
         "ed25519": signatures,
+        "ed25519_rejected": sig_rejected,
+        "ed25519_invalid_keys": keys_rejected,
         "sealed": sealed,
+        "sealed_rejected": sealed_rejections(),
     })
+}
+
+/// Signatures that must not verify, and public keys that must not decode.
+fn signature_rejections() -> (Vec<Value>, Vec<Value>) {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use ed25519_dalek::Signer;
+    let seed = key("signing seed");
+    let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = sk.verifying_key().to_bytes();
+    let label = "thicket/test/sign";
+    let message = b"hello".to_vec();
+    let sig = sk.sign(&model::framed(label, &[&message])).to_bytes();
+    let case = |name: &str, label: &str, message: &[u8], sig: &[u8]| {
+        json!({
+            "name": name,
+            "public": h(public),
+            "label": label,
+            "message": h(message),
+            "signature": h(sig),
+            "error": "bad-signature",
+        })
+    };
+    // S + L, still below 2^256: the same signature with an unreduced scalar.
+    let l: [u8; 32] =
+        hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let mut s_plus_l = sig;
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(sig[32 + i]) + u16::from(l[i]) + carry;
+        s_plus_l[32 + i] = (sum & 0xff) as u8;
+        carry = sum >> 8;
+    }
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut small_r = sig;
+    small_r[..32].copy_from_slice(&identity);
+    let signatures = vec![
+        case("label differs", "thicket/test/other", &message, &sig),
+        case("message differs", label, b"hellp", &sig),
+        case("scalar not reduced (S + L)", label, &message, &s_plus_l),
+        case("R of small order (identity)", label, &message, &small_r),
+    ];
+
+    // Keys: small order, not on the curve, and a non-canonical encoding (y + p) of a point
+    // of large order.
+    let mut not_on_curve = None;
+    let mut non_canonical = None;
+    for y in 0u8..=18 {
+        let mut enc = [0u8; 32];
+        enc[0] = y;
+        match CompressedEdwardsY(enc).decompress() {
+            None if not_on_curve.is_none() => not_on_curve = Some(enc),
+            Some(point) if !point.is_small_order() && non_canonical.is_none() => {
+                // p = 2^255 - 19; y + p for y <= 18 is ed+y ff … ff 7f.
+                let mut e = [0xff; 32];
+                e[0] = 0xed + y;
+                e[31] = 0x7f;
+                non_canonical = Some(e);
+            }
+            _ => {}
+        }
+    }
+    let key_case = |name: &str, bytes: [u8; 32]| json!({ "name": name, "public": h(bytes), "error": "invalid-public-key" });
+    let keys = vec![
+        key_case("identity (small order)", identity),
+        key_case("y = 0 (small order)", [0; 32]),
+        key_case(
+            "not on the curve",
+            not_on_curve.expect("some small y is off the curve"),
+        ),
+        key_case(
+            "non-canonical encoding y + p of a large-order point",
+            non_canonical.expect("some small y is on the curve"),
+        ),
+    ];
+    (signatures, keys)
+}
+
+/// Sealed values that must not open.
+fn sealed_rejections() -> Vec<Value> {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+    let k = key("seal key");
+    let nonce: [u8; 24] = bytes("seal nonce", 24).try_into().unwrap();
+    let mut ct = b"a secret value".to_vec();
+    let tag = XChaCha20Poly1305::new(&k.into())
+        .encrypt_inout_detached(&nonce.into(), b"associated", ct.as_mut_slice().into())
+        .unwrap();
+    let good = [&nonce[..], &ct, &tag].concat();
+    let mut flipped = good.clone();
+    flipped[30] ^= 4;
+    let case = |name: &str, ad: &[u8], sealed: &[u8]| json!({ "name": name, "key": h(k), "associated_data": h(ad), "sealed": h(sealed), "error": "open-failed" });
+    vec![
+        case("associated data differs", b"associatee", &good),
+        case("ciphertext altered", b"associated", &flipped),
+        case("shorter than nonce and tag", b"", &good[..39]),
+        case("tag cut off", b"associated", &good[..good.len() - 16]),
+    ]
 }
 
 fn encoding() -> Value {
@@ -218,7 +335,7 @@ fn encoding() -> Value {
         valid(
             "list",
             list(vec![int(1), s("a"), Value::Null]),
-            "602101410161".to_string() + "0080",
+            "6021014101610080".into(),
         ),
         valid(
             "nested lists, depth 8",
@@ -229,12 +346,14 @@ fn encoding() -> Value {
         valid(
             "dict",
             json!({ "dict": { "a": int(1), "b": list(vec![json!(true)]) } }),
-            "704101612101410162601180".to_string() + "80",
+            "70410161210141016260118080".into(),
         ),
+        valid("noncharacter U+FFFF", s("\u{ffff}"), "4103efbfbf".into()),
+        valid("U+10FFFF", s("\u{10ffff}"), "4104f48fbfbf".into()),
         valid(
             "dict keys in byte order",
             json!({ "dict": { "": Value::Null, "A": Value::Null, "a": Value::Null, "aa": Value::Null, "b": Value::Null } }),
-            "7041000041014100410161004102616100410162".to_string() + "0080",
+            "70410000410141004101610041026161004101620080".into(),
         ),
     ];
     let invalid = |name: &str, encoding: String, error: &str, offset: usize| json!({ "name": name, "encoding": encoding, "error": error, "offset": offset });
@@ -321,27 +440,21 @@ fn encoding() -> Value {
         invalid("invalid UTF-8", "4102c328".into(), "invalid-utf8", 0),
         invalid("overlong UTF-8 NUL", "4102c080".into(), "invalid-utf8", 0),
         invalid("UTF-8 surrogate", "4103eda080".into(), "invalid-utf8", 0),
-        invalid(
-            "integer dict key",
-            "70210100".to_string() + "80",
-            "non-string-key",
-            1,
-        ),
-        invalid(
-            "raw dict key",
-            "7051016100".to_string() + "80",
-            "non-string-key",
-            1,
-        ),
+        invalid("byte F5 in a string", "4101f5".into(), "invalid-utf8", 0),
+        invalid("code point above U+10FFFF", "4104f4908080".into(), "invalid-utf8", 0),
+        invalid("non-type byte as dict key", "70120080".into(), "non-string-key", 1),
+        invalid("integer dict key", "7021010080".into(), "non-string-key", 1),
+
+        invalid("raw dict key", "705101610080".into(), "non-string-key", 1),
         invalid(
             "dict keys out of order",
-            "7041016200410161".to_string() + "0080",
+            "70410162004101610080".into(),
             "unordered-key",
             5,
         ),
         invalid(
             "duplicate dict key",
-            "7041016100410161".to_string() + "0080",
+            "70410161004101610080".into(),
             "unordered-key",
             5,
         ),
@@ -354,12 +467,81 @@ fn encoding() -> Value {
         invalid("unterminated list", "6000".into(), "unexpected-end", 2),
         invalid("dict without value", "70410161".into(), "unexpected-end", 4),
     ];
+    let limited = |name: &str, max_depth: usize, max_len: usize, encoding: &str, outcome: Value| {
+        json!({
+            "name": name,
+            "limits": { "max_depth": max_depth, "max_len": max_len },
+            "encoding": encoding,
+            "outcome": outcome,
+        })
+    };
+    let ok = |v: Value| json!({ "value": v });
+    let fails = |error: &str, offset: usize| json!({ "error": error, "offset": offset });
+    let limited_cases = vec![
+        limited(
+            "length at the limit",
+            8,
+            4,
+            "510401020304",
+            ok(raw(&[1, 2, 3, 4])),
+        ),
+        limited(
+            "length one over the limit",
+            8,
+            4,
+            "51050102030405",
+            fails("too-long", 0),
+        ),
+        limited(
+            "limit checked before the input's end",
+            8,
+            4,
+            "5105",
+            fails("too-long", 0),
+        ),
+        limited(
+            "width checked before the limit",
+            8,
+            4,
+            "52000501020304",
+            fails("non-canonical-length", 0),
+        ),
+        limited(
+            "depth at the limit",
+            2,
+            4,
+            "60608080",
+            ok(list(vec![list(vec![])])),
+        ),
+        limited(
+            "depth one over the limit",
+            2,
+            4,
+            "606060808080",
+            fails("too-deep", 2),
+        ),
+        limited(
+            "dict counts as depth",
+            1,
+            4,
+            "60708080",
+            fails("too-deep", 1),
+        ),
+        limited(
+            "scalars add no depth",
+            1,
+            4,
+            "6000608080",
+            fails("too-deep", 2),
+        ),
+    ];
     json!({
         "spec": "spec/encoding.md",
-        "description": "Canonical encodings and rejected inputs. Decoded with the default limits: depth 8, strings and raw values up to 65536 bytes. Values: null, booleans, {\"int\": decimal string}, {\"str\": string}, {\"raw\": hex}, {\"list\": [...]}, {\"dict\": {...}}.",
+        "description": "Canonical encodings and rejected inputs. 'valid' and 'invalid' are decoded with the default limits ('limits'); 'limited' cases with their own limits, each giving either the decoded value or the error and its offset. Values: null, booleans, {\"int\": decimal string}, {\"str\": string}, {\"raw\": hex}, {\"list\": [...]}, {\"dict\": {...}}.",
         "limits": { "max_depth": 8, "max_len": 65536 },
         "valid": valid_cases,
         "invalid": invalid_cases,
+        "limited": limited_cases,
     })
 }
 
@@ -399,9 +581,29 @@ fn stream_keys() -> Value {
             })
         })
         .collect();
+    // period(t) = floor(t / (L + 86,400,000)) for the spec's transports.
+    let period_of: Vec<Value> = [
+        ("tor", 30_000u64, 0u64),
+        ("tor", 30_000, 86_429_999),
+        ("tor", 30_000, 86_430_000),
+        ("tor", 30_000, 1_763_769_600_000),
+        ("file", 2_419_200_000, 1_763_769_600_000),
+        ("file", 2_419_200_000, 253_402_300_799_999),
+    ]
+    .into_iter()
+    .map(|(transport, latency, t)| {
+        let length = latency + 86_400_000;
+        json!({ "transport": transport, "max_latency_ms": latency, "time": t, "period_length_ms": length, "period": t / length })
+    })
+    .collect();
     json!({
         "spec": "spec/stream.md#keys",
-        "description": "Period secrets, tag keys, header keys and tags of each direction, for periods start−1 to start+3. 'alice' is the chain Alice sends on (and Bob receives on).",
+        "periods": period_of,
+        "transport_ids": {
+            "valid": ["tor", "lan", "ble", "file", "x", "a.b-c9", "abcdefghijklmnopqrstuvwxyz012345"],
+            "invalid": ["", "Tor", "a b", "a_b", "é", "abcdefghijklmnopqrstuvwxyz0123456"],
+        },
+        "description": "'vectors': period secrets, tag keys, header keys and tags of each direction, for periods start−1 to start+3; 'alice' is the chain Alice sends on (and Bob receives on). 'periods': the period containing a time for a transport's latency. 'transport_ids': identifiers to accept and to refuse.",
         "vectors": cases,
     })
 }
@@ -454,7 +656,7 @@ fn stream_window() -> Value {
         .collect();
     json!({
         "spec": "spec/stream.md#reordering-window",
-        "description": "Each sequence starts from a fresh window (base 0, nothing seen) and offers stream numbers in order; after each, the window's base and seen bitmap (bit i = base + i).",
+        "description": "Each sequence starts from a fresh window (base 0, nothing seen) and offers the tags of the listed stream numbers, in order, to a receiver holding that window. 'accepted' says whether the number was expected (its tag matched, so it was marked seen and the window slid); then the window's base and seen bitmap (bit i = base + i).",
         "vectors": vectors,
     })
 }
@@ -565,6 +767,12 @@ fn stream() -> Value {
             None,
             vec![Op::Write(bytes("big", model::MAX_FRAME_BODY + 5))],
         ),
+        (
+            "exactly one full frame",
+            case(20_400, 8, true),
+            Some(1000),
+            vec![Op::Write(bytes("full", model::MAX_FRAME_BODY)), Op::Flush],
+        ),
     ];
     let valid: Vec<Value> = valid_cases
         .into_iter()
@@ -589,139 +797,181 @@ fn stream() -> Value {
         })
         .collect();
 
-    // Invalid streams, all for stream 3 of period 20400 sent by Alice unless noted.
+    // Invalid streams, all for stream 3 of period 20400 sent by Alice and read by Bob.
     let c = case(20_400, 3, true);
     let nonce: [u8; 24] = bytes("invalid nonce", 24).try_into().unwrap();
     let secret = key("invalid secret");
-    let good_header = c.header(model::VERSION, 3, &nonce, &secret);
-    let prefix = [&c.tag()[..], &good_header].concat();
-    let frames_of = |f: &dyn Fn(&mut Frames) -> Vec<u8>| {
+    let prefix = [&c.tag()[..], &c.header(model::VERSION, 3, &nonce, &secret)].concat();
+    let with_frames = |f: &dyn Fn(&mut Frames) -> Vec<u8>| {
         let mut frames = Frames::new(&secret);
         [&prefix[..], &f(&mut frames)].concat()
     };
+    let header_only = |version: u16, number: u64| {
+        let end = Frames::new(&secret).frame(b"", &[], true);
+        [
+            &c.tag()[..],
+            &c.header(version, number, &nonce, &secret),
+            &end,
+        ]
+        .concat()
+    };
     let complete =
-        frames_of(&|f| [f.frame(b"one", &[], false), f.frame(b"two", &[], true)].concat());
-    let invalid: Vec<(&str, Vec<u8>, u64, &str)> = vec![
+        with_frames(&|f| [f.frame(b"one", &[], false), f.frame(b"two", &[], true)].concat());
+    let flip = |at: usize, mask: u8| {
+        let mut s = complete.clone();
+        s[at] ^= mask;
+        s
+    };
+    // Frames 0 and 1 have equal headers ("one", "two": 3 bytes, not final), so their masked
+    // headers can stay in place while the sealed bodies trade places.
+    let bodies_swapped = {
+        let mut f = Frames::new(&secret);
+        let first = f.frame(b"one", &[], false);
+        let second = f.frame(b"two", &[], false);
+        let last = f.frame(b"end", &[], true);
+        [
+            &prefix[..],
+            &first[..4],
+            &second[4..],
+            &second[..4],
+            &first[4..],
+            &last,
+        ]
+        .concat()
+    };
+    // (name, stream, receiver period, error, plaintext released before the error)
+    let invalid: Vec<(&str, Vec<u8>, u64, &str, &[u8])> = vec![
         (
-            "truncated inside the last frame",
-            complete[..complete.len() - 1].to_vec(),
+            "shorter than a tag",
+            complete[..15].to_vec(),
             20_400,
-            "truncated",
-        ),
-        (
-            "no final frame",
-            frames_of(&|f| f.frame(b"one", &[], false)),
-            20_400,
-            "truncated",
-        ),
-        ("header only", prefix.clone(), 20_400, "truncated"),
-        (
-            "data after the final frame",
-            [&complete[..], &[0u8]].concat(),
-            20_400,
-            "trailing-data",
-        ),
-        (
-            "non-zero padding",
-            frames_of(&|f| f.frame(b"pad", &[0, 0, 1], true)),
-            20_400,
-            "non-zero-padding",
-        ),
-        (
-            "frame body over the limit",
-            frames_of(&|f| f.raw(Frames::header(model::MAX_FRAME_BODY, 1, true), &[])),
-            20_400,
-            "frame-too-large",
-        ),
-        {
-            // Frame 1 first: its header unmasks with frame 0's keystream into an
-            // arbitrary length, so the outcome follows the reader's order of checks.
-            let mut f = Frames::new(&secret);
-            let first = f.frame(b"one", &[], false);
-            let second = f.frame(b"two", &[], true);
-            let swapped = [&prefix[..], &second, &first].concat();
-            let error = model::garbage_header_outcome(
-                &secret,
-                &second[..4],
-                first.len() + second.len() - 4,
-            );
-            ("frames in the wrong order", swapped, 20_400, error)
-        },
-        (
-            "final flag flipped in a frame header",
-            {
-                // The mask is a keystream XOR: flipping a masked bit flips the header bit.
-                let mut s = complete.clone();
-                s[prefix.len()] ^= 0x80;
-                s
-            },
-            20_400,
-            "frame-authentication",
-        ),
-        (
-            "stream header version 2",
-            [
-                &c.tag()[..],
-                &c.header(2, 3, &nonce, &secret),
-                &Frames::new(&secret).frame(b"", &[], true),
-            ]
-            .concat(),
-            20_400,
-            "unsupported-version",
-        ),
-        (
-            "stream header names another stream number",
-            [
-                &c.tag()[..],
-                &c.header(model::VERSION, 4, &nonce, &secret),
-                &Frames::new(&secret).frame(b"", &[], true),
-            ]
-            .concat(),
-            20_400,
-            "stream-number-mismatch",
-        ),
-        (
-            "stream header altered",
-            {
-                let mut s = complete.clone();
-                s[16 + 30] ^= 1;
-                s
-            },
-            20_400,
-            "header-authentication",
-        ),
-        (
-            "frame body altered",
-            {
-                let mut s = complete.clone();
-                s[prefix.len() + 5] ^= 0x10;
-                s
-            },
-            20_400,
-            "frame-authentication",
+            "unrecognised",
+            b"",
         ),
         (
             "stream from two periods back",
             complete.clone(),
             20_402,
             "unrecognised",
+            b"",
+        ),
+        (
+            "truncated inside the stream header",
+            complete[..50].to_vec(),
+            20_400,
+            "truncated",
+            b"",
+        ),
+        ("header only", prefix.clone(), 20_400, "truncated", b""),
+        (
+            "truncated inside a frame header",
+            complete[..prefix.len() + 2].to_vec(),
+            20_400,
+            "truncated",
+            b"",
+        ),
+        (
+            "truncated inside the last frame",
+            complete[..complete.len() - 1].to_vec(),
+            20_400,
+            "truncated",
+            b"one",
+        ),
+        (
+            "no final frame",
+            with_frames(&|f| f.frame(b"one", &[], false)),
+            20_400,
+            "truncated",
+            b"one",
+        ),
+        (
+            "data after the final frame",
+            [&complete[..], &[0u8]].concat(),
+            20_400,
+            "trailing-data",
+            b"onetwo",
+        ),
+        (
+            "non-zero padding",
+            with_frames(&|f| f.frame(b"pad", &[0, 0, 1], true)),
+            20_400,
+            "non-zero-padding",
+            b"",
+        ),
+        (
+            "frame body over the limit",
+            with_frames(&|f| f.raw(Frames::header(model::MAX_FRAME_BODY, 1, true), &[])),
+            20_400,
+            "frame-too-large",
+            b"",
+        ),
+        (
+            "frame bodies swapped",
+            bodies_swapped,
+            20_400,
+            "frame-authentication",
+            b"",
+        ),
+        // The mask is a keystream XOR: flipping a masked bit flips the header bit.
+        (
+            "final flag flipped in a frame header",
+            flip(prefix.len(), 0x80),
+            20_400,
+            "frame-authentication",
+            b"",
+        ),
+        (
+            "second frame altered",
+            flip(prefix.len() + 23 + 5, 0x10),
+            20_400,
+            "frame-authentication",
+            b"one",
+        ),
+        (
+            "stream header version 2",
+            header_only(2, 3),
+            20_400,
+            "unsupported-version",
+            b"",
+        ),
+        (
+            "stream header names another stream number",
+            header_only(model::VERSION, 4),
+            20_400,
+            "stream-number-mismatch",
+            b"",
+        ),
+        (
+            "stream header with version and stream number both wrong",
+            header_only(2, 4),
+            20_400,
+            "unsupported-version",
+            b"",
+        ),
+        (
+            "stream header altered",
+            flip(16 + 30, 1),
+            20_400,
+            "header-authentication",
+            b"",
         ),
     ];
     let invalid: Vec<Value> = invalid
         .into_iter()
-        .map(|(name, stream, receiver_period, error)| {
+        .map(|(name, stream, receiver_period, error, released)| {
             let mut v = c.json();
             v.insert("name".into(), json!(name));
             v.insert("receiver_period".into(), json!(receiver_period));
             v.insert("stream".into(), h(&stream));
             v.insert("error".into(), json!(error));
+            v.insert("released".into(), h(released));
             Value::Object(v)
         })
         .collect();
 
     json!({
         "spec": "spec/stream.md",
-        "description": "Whole streams. 'valid': the writer, given the header nonce and then the stream secret as its random bytes, the padding rule and the operations followed by finish, produces 'stream'; the receiver (the other role, in 'period') reads back the written bytes and a clean end. 'invalid': the receiver (the role that is not 'sender'), in 'receiver_period', fails with 'error' ('unrecognised' when the tag is not recognised).",
+        "description": "Whole streams. 'valid': the writer, given the header nonce and then the stream secret as its random bytes, the padding rule and the operations followed by finish, produces 'stream'; the receiver (the other role, in 'period') reads back the written bytes and a clean end. 'invalid': the receiver (the role that is not 'sender'), in 'receiver_period', fails with 'error' ('unrecognised' when the tag is not recognised), having released exactly 'released' before failing.",
         "valid": valid,
         "invalid": invalid,
     })

@@ -158,28 +158,6 @@ impl Frames {
     }
 }
 
-/// What a reader makes of a first frame whose masked header is `masked` (unmasked with
-/// frame 0's keystream) when `available` bytes follow the header and the frame fails
-/// authentication if it is complete: the order of checks in `spec/stream.md#reading`.
-pub fn garbage_header_outcome(
-    stream_secret: &[u8; 32],
-    masked: &[u8],
-    available: usize,
-) -> &'static str {
-    let mask_key = mac("thicket/stream/frame-header-key", stream_secret, &[]);
-    let mut header: [u8; 4] = masked.try_into().expect("4 bytes");
-    chacha20::ChaCha20::new(&mask_key.into(), &[0u8; 12].into()).apply_keystream(&mut header);
-    let payload = usize::from(u16::from_be_bytes([header[0], header[1]]) & 0x7fff);
-    let padding = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    if payload + padding > MAX_FRAME_BODY {
-        "frame-too-large"
-    } else if payload + padding + 16 > available {
-        "truncated"
-    } else {
-        "frame-authentication"
-    }
-}
-
 /// An operation on the reference writer (`spec/stream.md#writing`).
 #[derive(Clone, Debug)]
 pub enum Op {

@@ -12,7 +12,7 @@ use bramble_proto::stream::{
     Padding, Role, RootKey, StreamError, StreamReader, StreamTag, StreamWriter, TAG_LEN,
     TransportKeys,
 };
-use bramble_proto::time::{Period, PeriodLength};
+use bramble_proto::time::{Period, PeriodLength, Timestamp};
 use bramble_proto::transport::TransportId;
 use bramble_proto::wire::{self, DecodeErrorKind, Limits, Value};
 use serde_json::Value as Json;
@@ -87,6 +87,38 @@ fn crypto_vectors() {
         decoded
             .verify(label, &message, &Signature(array(&case["signature"])))
             .unwrap();
+    }
+    for case in v["ed25519_rejected"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "bad-signature");
+        let public = VerifyingKey::from_bytes(&array(&case["public"])).unwrap();
+        let sig = Signature(array(&case["signature"]));
+        let result = public.verify(str(&case["label"]), &bytes(&case["message"]), &sig);
+        assert_eq!(result, Err(CryptoError::BadSignature), "{}", case["name"]);
+    }
+    for case in v["ed25519_invalid_keys"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "invalid-public-key");
+        let result = VerifyingKey::from_bytes(&array(&case["public"]));
+        assert_eq!(
+            result.unwrap_err(),
+            CryptoError::InvalidPublicKey,
+            "{}",
+            case["name"]
+        );
+    }
+    for case in v["sealed_rejected"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "open-failed");
+        let key = SecretKey::from_bytes(array(&case["key"]));
+        let result = aead::open(
+            &key,
+            &bytes(&case["associated_data"]),
+            &bytes(&case["sealed"]),
+        );
+        assert_eq!(
+            result.unwrap_err(),
+            CryptoError::Decryption,
+            "{}",
+            case["name"]
+        );
     }
     for case in v["sealed"].as_array().unwrap() {
         let key = SecretKey::from_bytes(array(&case["key"]));
@@ -265,6 +297,26 @@ fn stream_key_vectors() {
 }
 
 #[test]
+fn period_and_transport_id_vectors() {
+    let v = load("stream-keys.json");
+    for case in v["periods"].as_array().unwrap() {
+        let latency = Duration::from_millis(u64(&case["max_latency_ms"]));
+        let transport = TransportId::new(str(&case["transport"])).unwrap();
+        assert_eq!(transport.spec_max_latency(), Some(latency));
+        let len = PeriodLength::for_max_latency(latency).unwrap();
+        assert_eq!(len.as_millis(), u64(&case["period_length_ms"]));
+        let t = Timestamp::from_millis(u64(&case["time"])).unwrap();
+        assert_eq!(len.period_of(t), Period(u64(&case["period"])), "{case}");
+    }
+    for id in v["transport_ids"]["valid"].as_array().unwrap() {
+        assert!(TransportId::new(str(id)).is_ok(), "{id}");
+    }
+    for id in v["transport_ids"]["invalid"].as_array().unwrap() {
+        assert!(TransportId::new(str(id)).is_err(), "{id}");
+    }
+}
+
+#[test]
 fn reordering_window_vectors() {
     let v = load("stream-window.json");
     let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
@@ -313,26 +365,29 @@ fn stream_error_name(e: StreamError) -> &'static str {
     }
 }
 
-/// Reads `stream` as the receiver; the plaintext, or the name of the failure.
+/// Reads `stream` as the receiver, in pieces of `piece` bytes: what was released, and the
+/// name of the failure if any.
 fn receive(
     receiver: &mut TransportKeys,
     stream: &[u8],
     piece: usize,
-) -> Result<Vec<u8>, &'static str> {
-    let tag = StreamTag(stream[..TAG_LEN].try_into().unwrap());
-    let incoming = receiver
-        .incoming_mut()
-        .recognise(&tag)
-        .ok_or("unrecognised")?;
-    let mut reader = StreamReader::new(incoming);
+) -> (Vec<u8>, Option<&'static str>) {
     let mut plain = Vec::new();
+    let Some(tag) = stream.get(..TAG_LEN) else {
+        return (plain, Some("unrecognised"));
+    };
+    let tag = StreamTag(tag.try_into().unwrap());
+    let Some(incoming) = receiver.incoming_mut().recognise(&tag) else {
+        return (plain, Some("unrecognised"));
+    };
+    let mut reader = StreamReader::new(incoming);
     for chunk in stream[TAG_LEN..].chunks(piece) {
-        reader
-            .handle_bytes(chunk, &mut plain)
-            .map_err(stream_error_name)?;
+        if let Err(e) = reader.handle_bytes(chunk, &mut plain) {
+            return (plain, Some(stream_error_name(e)));
+        }
     }
-    reader.finish().map_err(stream_error_name)?;
-    Ok(plain)
+    let error = reader.finish().err().map(stream_error_name);
+    (plain, error)
 }
 
 #[test]
@@ -378,7 +433,7 @@ fn stream_vectors() {
             let mut receiver = keys_for(case, sender.peer()).rotate_to(period).unwrap();
             assert_eq!(
                 receive(&mut receiver, &expected, piece),
-                Ok(written.clone()),
+                (written.clone(), None),
                 "{name}"
             );
         }
@@ -392,7 +447,7 @@ fn stream_vectors() {
             let mut receiver = keys_for(case, receiver_role).rotate_to(period).unwrap();
             assert_eq!(
                 receive(&mut receiver, &stream, piece),
-                Err(str(&case["error"])),
+                (bytes(&case["released"]), Some(str(&case["error"]))),
                 "{name}, pieces of {piece}"
             );
         }

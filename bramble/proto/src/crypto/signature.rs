@@ -61,15 +61,17 @@ impl ZeroizeOnDrop for SigningKey {}
 pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 
 impl VerifyingKey {
-    /// A public key from its 32-byte encoding.
+    /// A public key from its 32-byte encoding (`spec/crypto.md#signatures`).
     ///
     /// # Errors
-    /// [`CryptoError::InvalidPublicKey`] if the bytes do not decode to a curve point or
-    /// the point has small order.
+    /// [`CryptoError::InvalidPublicKey`] if the bytes do not decode to a curve point, are
+    /// not the canonical encoding of that point, or the point has small order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, CryptoError> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map_err(|_| CryptoError::InvalidPublicKey)?;
-        if key.is_weak() {
+        // Decoding accepts a y coordinate >= p; re-encoding shows whether it was canonical.
+        let canonical = key.to_edwards().compress().to_bytes() == *bytes;
+        if !canonical || key.is_weak() {
             return Err(CryptoError::InvalidPublicKey);
         }
         Ok(VerifyingKey(key))
@@ -148,5 +150,17 @@ mod tests {
             VerifyingKey::from_bytes(&identity).unwrap_err(),
             CryptoError::InvalidPublicKey
         );
+        // y = p + 3: a non-canonical encoding of a point of large order.
+        let mut non_canonical = [0xff; 32];
+        non_canonical[0] = 0xf0;
+        non_canonical[31] = 0x7f;
+        assert!(VerifyingKey::from_bytes(&non_canonical).is_err());
+        let mut canonical = [0u8; 32];
+        canonical[0] = 3;
+        assert!(VerifyingKey::from_bytes(&canonical).is_ok());
+
+        // A real key decodes.
+        let public = SigningKey::from_seed([1; 32]).verifying_key().to_bytes();
+        assert!(VerifyingKey::from_bytes(&public).is_ok());
     }
 }
