@@ -34,6 +34,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("stream-keys.json", stream_keys()),
         ("stream-window.json", stream_window()),
         ("stream.json", stream()),
+        ("store.json", store()),
     ]
 }
 
@@ -56,7 +57,8 @@ fn crypto() -> Value {
         })
     })
     .collect();
-    let keyed = |cases: Vec<(&str, [u8; 32], Vec<Vec<u8>>)>| -> Vec<Value> {
+    type KeyedCase<'a> = (&'a str, [u8; 32], Vec<Vec<u8>>);
+    let keyed = |cases: Vec<KeyedCase<'_>>| -> Vec<Value> {
         cases
             .into_iter()
             .map(|(label, k, inputs)| {
@@ -131,7 +133,16 @@ fn crypto() -> Value {
     })
     .collect();
 
-    let (sig_rejected, keys_rejected) = signature_rejections();
+    let (sig_rejected, keys_rejected, sig_verified) = signature_corners();
+    // The top bit of a public key is ignored (RFC 7748 §5).
+    let top_bit = {
+        let mut v = x25519(alice, bob);
+        let mut p = hex::decode(v["peer_public"].as_str().unwrap()).unwrap();
+        p[31] |= 0x80;
+        v["peer_public"] = h(&p);
+        v["note"] = json!("peer_public with its top bit set: masked, same result");
+        v
+    };
 
     let sealed: Vec<Value> = [
         (b"".to_vec(), b"".to_vec()),
@@ -161,20 +172,21 @@ fn crypto() -> Value {
         "spec": "spec/crypto.md",
         "description": "Length framing, labelled hash, MAC and KDF, X25519 (RFC 7748 §6.1 keys) and the rejection of a low-order point, labelled Ed25519 signatures (seeds are RFC 8032 32-byte private keys) with rejected signatures and public keys, sealed values with rejected ones.",
         "framing": [{
-            "label": "thicket/test",
+            "label": "thicket/test/framing",
             "inputs": framing_inputs.iter().map(h).collect::<Vec<_>>(),
-            "framed": h(model::framed("thicket/test", &framing_inputs)),
+            "framed": h(model::framed("thicket/test/framing", &framing_inputs)),
         }],
         "hash": hashes,
         "mac": macs,
         "kdf": kdfs,
-        "x25519": [x25519(alice, bob), x25519(bob, alice)],
+        "x25519": [x25519(alice, bob), x25519(bob, alice), top_bit],
         "x25519_rejected": [{
             "secret": alice,
             "peer_public": h(low_order),
             "error": "non-contributory",
         }],
         "ed25519": signatures,
+        "ed25519_verified": sig_verified,
         "ed25519_rejected": sig_rejected,
         "ed25519_invalid_keys": keys_rejected,
         "sealed": sealed,
@@ -182,26 +194,56 @@ fn crypto() -> Value {
     })
 }
 
-/// Signatures that must not verify, and public keys that must not decode.
-fn signature_rejections() -> (Vec<Value>, Vec<Value>) {
-    use curve25519_dalek::edwards::CompressedEdwardsY;
+/// Ed25519 corner cases: signatures that must not verify, public keys that must not
+/// decode, and signatures under unusual keys that must verify.
+fn signature_corners() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::IsIdentity;
     use ed25519_dalek::Signer;
+    use sha2::{Digest, Sha512};
+
     let seed = key("signing seed");
     let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
     let public = sk.verifying_key().to_bytes();
     let label = "thicket/test/sign";
     let message = b"hello".to_vec();
     let sig = sk.sign(&model::framed(label, &[&message])).to_bytes();
-    let case = |name: &str, label: &str, message: &[u8], sig: &[u8]| {
+    let case = |name: &str, public: [u8; 32], label: &str, message: &[u8], sig: &[u8]| {
         json!({
             "name": name,
             "public": h(public),
             "label": label,
             "message": h(message),
             "signature": h(sig),
-            "error": "bad-signature",
         })
     };
+    let rejected = |name: &str, public: [u8; 32], label: &str, message: &[u8], sig: &[u8]| {
+        let mut v = case(name, public, label, message, sig);
+        v["error"] = json!("bad-signature");
+        v
+    };
+
+    // The secret scalar behind `public` (RFC 8032 §5.1.5), to build signatures by hand.
+    let digest = Sha512::digest(seed);
+    let mut clamped = [0u8; 32];
+    clamped.copy_from_slice(&digest[..32]);
+    clamped[0] &= 248;
+    clamped[31] &= 127;
+    clamped[31] |= 64;
+    let a = Scalar::from_bytes_mod_order(clamped);
+    assert_eq!(EdwardsPoint::mul_base(&a).compress().to_bytes(), public);
+    let challenge = |r: &[u8; 32], key: &[u8; 32], msg: &[u8]| {
+        let mut hasher = Sha512::new();
+        hasher.update(r);
+        hasher.update(key);
+        hasher.update(model::framed(label, &[msg]));
+        let wide: [u8; 64] = hasher.finalize().into();
+        Scalar::from_bytes_mod_order_wide(&wide)
+    };
+    let signature = |r: [u8; 32], s: Scalar| [&r[..], &s.to_bytes()[..]].concat();
+
     // S + L, still below 2^256: the same signature with an unreduced scalar.
     let l: [u8; 32] =
         hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
@@ -215,19 +257,80 @@ fn signature_rejections() -> (Vec<Value>, Vec<Value>) {
         s_plus_l[32 + i] = (sum & 0xff) as u8;
         carry = sum >> 8;
     }
+    // R = identity with S = k·a: [S]B − [k]A is the identity, so the equation holds and
+    // only the small-order check on R refuses it.
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    let mut small_r = sig;
-    small_r[..32].copy_from_slice(&identity);
-    let signatures = vec![
-        case("label differs", "thicket/test/other", &message, &sig),
-        case("message differs", label, b"hellp", &sig),
-        case("scalar not reduced (S + L)", label, &message, &s_plus_l),
-        case("R of small order (identity)", label, &message, &small_r),
-    ];
+    let small_r = {
+        let k = challenge(&identity, &public, &message);
+        signature(identity, k * a)
+    };
+    let torsion8 = EIGHT_TORSION[1];
+    let small_r8 = {
+        let r = torsion8.compress().to_bytes();
+        let k = challenge(&r, &public, &message);
+        // [S]B − [k]A = 0 ≠ R: also fails the equation; kept for the order-8 encoding.
+        signature(r, k * a)
+    };
 
-    // Keys: small order, not on the curve, and a non-canonical encoding (y + p) of a point
-    // of large order.
+    // A mixed-order key A' = A + T (T of order 8). With a nonce r and k = H(R ‖ A' ‖ M),
+    // S = r + k·a gives [S]B − [k]A' = R − [k]T: equal to R exactly when [k]T = 0.
+    let mixed = EdwardsPoint::mul_base(&a) + torsion8;
+    let mixed_bytes = mixed.compress().to_bytes();
+    let mixed_sig = |want_torsion_free: bool| {
+        (0u64..)
+            .find_map(|i| {
+                let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(i.to_be_bytes()).into());
+                let big_r = EdwardsPoint::mul_base(&r).compress().to_bytes();
+                let k = challenge(&big_r, &mixed_bytes, &message);
+                let killed = (torsion8 * k).is_identity();
+                (killed == want_torsion_free).then(|| signature(big_r, r + k * a))
+            })
+            .unwrap()
+    };
+
+    let signatures = vec![
+        rejected(
+            "label differs",
+            public,
+            "thicket/test/other",
+            &message,
+            &sig,
+        ),
+        rejected("message differs", public, label, b"hellp", &sig),
+        rejected(
+            "scalar not reduced (S + L)",
+            public,
+            label,
+            &message,
+            &s_plus_l,
+        ),
+        rejected(
+            "R of small order (identity) with the equation holding",
+            public,
+            label,
+            &message,
+            &small_r,
+        ),
+        rejected("R of order 8", public, label, &message, &small_r8),
+        rejected(
+            "mixed-order key, holds only with the cofactor ([k]T ≠ 0)",
+            mixed_bytes,
+            label,
+            &message,
+            &mixed_sig(false),
+        ),
+    ];
+    let verified = vec![case(
+        "mixed-order key, cofactorless equation holds ([k]T = 0)",
+        mixed_bytes,
+        label,
+        &message,
+        &mixed_sig(true),
+    )];
+
+    // Keys: small orders, not on the curve, and a non-canonical encoding (y + p) of a
+    // point of large order.
     let mut not_on_curve = None;
     let mut non_canonical = None;
     for y in 0u8..=18 {
@@ -247,8 +350,10 @@ fn signature_rejections() -> (Vec<Value>, Vec<Value>) {
     }
     let key_case = |name: &str, bytes: [u8; 32]| json!({ "name": name, "public": h(bytes), "error": "invalid-public-key" });
     let keys = vec![
-        key_case("identity (small order)", identity),
-        key_case("y = 0 (small order)", [0; 32]),
+        key_case("identity (order 1)", identity),
+        key_case("order 2", EIGHT_TORSION[4].compress().to_bytes()),
+        key_case("y = 0 (order 4)", [0; 32]),
+        key_case("order 8", torsion8.compress().to_bytes()),
         key_case(
             "not on the curve",
             not_on_curve.expect("some small y is off the curve"),
@@ -258,7 +363,7 @@ fn signature_rejections() -> (Vec<Value>, Vec<Value>) {
             non_canonical.expect("some small y is on the curve"),
         ),
     ];
-    (signatures, keys)
+    (signatures, keys, verified)
 }
 
 /// Sealed values that must not open.
@@ -342,17 +447,17 @@ fn encoding() -> Value {
             nested(8),
             format!("{}{}", "60".repeat(8), "80".repeat(8)),
         ),
-        valid("empty dict", json!({ "dict": {} }), "7080".into()),
+        valid("empty dict", json!({ "dict": [] }), "7080".into()),
         valid(
             "dict",
-            json!({ "dict": { "a": int(1), "b": list(vec![json!(true)]) } }),
+            json!({ "dict": [["b", list(vec![json!(true)])], ["a", int(1)]] }),
             "70410161210141016260118080".into(),
         ),
         valid("noncharacter U+FFFF", s("\u{ffff}"), "4103efbfbf".into()),
         valid("U+10FFFF", s("\u{10ffff}"), "4104f48fbfbf".into()),
         valid(
             "dict keys in byte order",
-            json!({ "dict": { "": Value::Null, "A": Value::Null, "a": Value::Null, "aa": Value::Null, "b": Value::Null } }),
+            json!({ "dict": [["b", null], ["aa", null], ["a", null], ["A", null], ["", null]] }),
             "70410000410141004101610041026161004101620080".into(),
         ),
     ];
@@ -441,10 +546,57 @@ fn encoding() -> Value {
         invalid("overlong UTF-8 NUL", "4102c080".into(), "invalid-utf8", 0),
         invalid("UTF-8 surrogate", "4103eda080".into(), "invalid-utf8", 0),
         invalid("byte F5 in a string", "4101f5".into(), "invalid-utf8", 0),
-        invalid("code point above U+10FFFF", "4104f4908080".into(), "invalid-utf8", 0),
-        invalid("non-type byte as dict key", "70120080".into(), "non-string-key", 1),
+        invalid(
+            "overlong three-byte form",
+            "4103e08080".into(),
+            "invalid-utf8",
+            0,
+        ),
+        invalid(
+            "overlong four-byte form",
+            "4104f0808080".into(),
+            "invalid-utf8",
+            0,
+        ),
+        invalid(
+            "sequence cut at the end of the string",
+            "4101c3".into(),
+            "invalid-utf8",
+            0,
+        ),
+        invalid("lone continuation byte", "410180".into(), "invalid-utf8", 0),
+        invalid(
+            "two-byte length field cut short",
+            "4200".into(),
+            "unexpected-end",
+            2,
+        ),
+        invalid(
+            "four-byte length field cut short",
+            "440000".into(),
+            "unexpected-end",
+            3,
+        ),
+        invalid("int64 cut short", "2800000000".into(), "unexpected-end", 5),
+        invalid(
+            "dict key with invalid UTF-8 out of order",
+            "70410162004102 61ff0080".replace(' ', ""),
+            "invalid-utf8",
+            5,
+        ),
+        invalid(
+            "code point above U+10FFFF",
+            "4104f4908080".into(),
+            "invalid-utf8",
+            0,
+        ),
+        invalid(
+            "non-type byte as dict key",
+            "70120080".into(),
+            "non-string-key",
+            1,
+        ),
         invalid("integer dict key", "7021010080".into(), "non-string-key", 1),
-
         invalid("raw dict key", "705101610080".into(), "non-string-key", 1),
         invalid(
             "dict keys out of order",
@@ -537,11 +689,16 @@ fn encoding() -> Value {
     ];
     json!({
         "spec": "spec/encoding.md",
-        "description": "Canonical encodings and rejected inputs. 'valid' and 'invalid' are decoded with the default limits ('limits'); 'limited' cases with their own limits, each giving either the decoded value or the error and its offset. Values: null, booleans, {\"int\": decimal string}, {\"str\": string}, {\"raw\": hex}, {\"list\": [...]}, {\"dict\": {...}}.",
+        "description": "Canonical encodings and rejected inputs. 'valid' and 'invalid' are decoded with the default limits ('limits'); 'limited' cases with their own limits, each giving either the decoded value or the error and its offset. Values: null, booleans, {\"int\": decimal string}, {\"str\": string}, {\"raw\": hex}, {\"list\": [...]}, {\"dict\": [[key, value], ...]} (pairs in no particular order). 'encode_rejected': values an encoder must refuse ('nested_lists': n lists, each inside the previous, the innermost empty).",
         "limits": { "max_depth": 8, "max_len": 65536 },
         "valid": valid_cases,
         "invalid": invalid_cases,
         "limited": limited_cases,
+        "encode_rejected": [{
+            "name": "lists nested 65 deep",
+            "nested_lists": 65,
+            "error": "too-deep",
+        }],
     })
 }
 
@@ -599,11 +756,19 @@ fn stream_keys() -> Value {
     json!({
         "spec": "spec/stream.md#keys",
         "periods": period_of,
+        "rejected_times": [
+            { "time": 253_402_300_800_000u64, "error": "time-out-of-range" },
+            { "time": u64::MAX, "error": "time-out-of-range" },
+        ],
+        "rejected_latencies": [
+            { "max_latency_ms": 31_536_000_001u64, "error": "latency-out-of-range" },
+        ],
+
         "transport_ids": {
             "valid": ["tor", "lan", "ble", "file", "x", "a.b-c9", "abcdefghijklmnopqrstuvwxyz012345"],
             "invalid": ["", "Tor", "a b", "a_b", "é", "abcdefghijklmnopqrstuvwxyz0123456"],
         },
-        "description": "'vectors': period secrets, tag keys, header keys and tags of each direction, for periods start−1 to start+3; 'alice' is the chain Alice sends on (and Bob receives on). 'periods': the period containing a time for a transport's latency. 'transport_ids': identifiers to accept and to refuse.",
+        "description": "'vectors': period secrets, tag keys, header keys and tags of each direction, for periods start−1 to start+3; 'alice' is the chain Alice sends on (and Bob receives on). 'periods': the period containing a time for a transport's latency; 'rejected_times' and 'rejected_latencies': inputs to refuse. 'transport_ids': identifiers to accept and to refuse (invalid-transport-id).",
         "vectors": cases,
     })
 }
@@ -629,21 +794,33 @@ fn window_accept(base: &mut u64, seen: &mut u32, n: u64) -> bool {
 }
 
 fn stream_window() -> Value {
-    let sequences: Vec<(&str, Vec<u64>)> = vec![
-        ("in order", (0..6).collect()),
-        ("replay", vec![0, 0, 1, 1]),
-        ("gap then fill", vec![3, 2, 1, 0, 4]),
+    const MAX: u64 = 4_294_967_295;
+    let sequences: Vec<(&str, (u64, u32), Vec<u64>)> = vec![
+        ("in order", (0, 0), (0..6).collect()),
+        ("replay", (0, 0), vec![0, 0, 1, 1]),
+        ("gap then fill", (0, 0), vec![3, 2, 1, 0, 4]),
         (
             "jump past the midpoint",
+            (0, 0),
             vec![3, 20, 19, 5, 4, 0, 21, 36, 37],
         ),
-        ("beyond the window", vec![32, 31, 47, 48, 15]),
-        ("highest slot first", vec![31, 0, 15, 16, 47]),
+        ("beyond the window", (0, 0), vec![32, 31, 47, 48, 15]),
+        ("highest slot first", (0, 0), vec![31, 0, 15, 16, 47]),
+        (
+            "from a stored window",
+            (100, 0b1010),
+            vec![101, 100, 102, 104, 103, 99],
+        ),
+        (
+            "at the last stream number",
+            (MAX - 1, 0),
+            vec![MAX + 1, MAX, MAX - 1, MAX + 1],
+        ),
     ];
     let vectors: Vec<Value> = sequences
         .into_iter()
-        .map(|(name, numbers)| {
-            let (mut base, mut seen) = (0u64, 0u32);
+        .map(|(name, (base0, seen0), numbers)| {
+            let (mut base, mut seen) = (base0, seen0);
             let steps: Vec<Value> = numbers
                 .iter()
                 .map(|&n| {
@@ -651,12 +828,12 @@ fn stream_window() -> Value {
                     json!({ "stream": n, "accepted": accepted, "base": base, "seen": seen })
                 })
                 .collect();
-            json!({ "name": name, "steps": steps })
+            json!({ "name": name, "start": { "base": base0, "seen": seen0 }, "steps": steps })
         })
         .collect();
     json!({
         "spec": "spec/stream.md#reordering-window",
-        "description": "Each sequence starts from a fresh window (base 0, nothing seen) and offers the tags of the listed stream numbers, in order, to a receiver holding that window. 'accepted' says whether the number was expected (its tag matched, so it was marked seen and the window slid); then the window's base and seen bitmap (bit i = base + i).",
+        "description": "Each sequence starts from the window in 'start' (base, and seen bitmap with bit i = base + i) and offers the tags of the listed stream numbers, in order, to a receiver holding that window. 'accepted' says whether the number was expected (its tag matched, so it was marked seen and the window slid); then the window's base and seen bitmap. Stream numbers above 4294967295 are never expected.",
         "vectors": vectors,
     })
 }
@@ -773,6 +950,16 @@ fn stream() -> Value {
             Some(1000),
             vec![Op::Write(bytes("full", model::MAX_FRAME_BODY)), Op::Flush],
         ),
+        (
+            "payloads exactly a multiple of the padding size",
+            case(20_400, 9, false),
+            Some(64),
+            vec![
+                Op::Write(bytes("m64", 64)),
+                Op::Flush,
+                Op::Write(bytes("m128", 128)),
+            ],
+        ),
     ];
     let valid: Vec<Value> = valid_cases
         .into_iter()
@@ -840,7 +1027,8 @@ fn stream() -> Value {
         .concat()
     };
     // (name, stream, receiver period, error, plaintext released before the error)
-    let invalid: Vec<(&str, Vec<u8>, u64, &str, &[u8])> = vec![
+    type Invalid<'a> = (&'a str, Vec<u8>, u64, &'a str, &'a [u8]);
+    let invalid: Vec<Invalid<'_>> = vec![
         (
             "shorter than a tag",
             complete[..15].to_vec(),
@@ -894,6 +1082,13 @@ fn stream() -> Value {
         (
             "non-zero padding",
             with_frames(&|f| f.frame(b"pad", &[0, 0, 1], true)),
+            20_400,
+            "non-zero-padding",
+            b"",
+        ),
+        (
+            "non-zero padding before the last padding byte",
+            with_frames(&|f| f.frame(b"pad", &[1, 0, 0], true)),
             20_400,
             "non-zero-padding",
             b"",
@@ -971,8 +1166,199 @@ fn stream() -> Value {
 
     json!({
         "spec": "spec/stream.md",
-        "description": "Whole streams. 'valid': the writer, given the header nonce and then the stream secret as its random bytes, the padding rule and the operations followed by finish, produces 'stream'; the receiver (the other role, in 'period') reads back the written bytes and a clean end. 'invalid': the receiver (the role that is not 'sender'), in 'receiver_period', fails with 'error' ('unrecognised' when the tag is not recognised), having released exactly 'released' before failing.",
+        "description": "Whole streams. 'valid': the sender, in 'period', has used stream numbers 0 to stream_number − 1 of that period (its counter stands at 'stream_number'); its writer, given the header nonce and then the stream secret as its random bytes, the padding rule (null: none; m: bodies padded to multiples of m) and the operations followed by finish, produces 'stream'; the receiver (the other role, in 'period') reads back the written bytes and a clean end. 'invalid': the receiver (the role that is not 'sender'), in 'receiver_period', handed all of 'stream', fails with 'error' ('unrecognised' when the tag is not recognised), having released exactly 'released' before failing. 'sequences': one receiver, in 'receiver_period', is handed the streams in order; each gives its 'error' (null for a clean end) after releasing 'released'.",
         "valid": valid,
         "invalid": invalid,
+        "sequences": stream_sequences(),
+    })
+}
+
+/// Several streams to one receiver, where the order matters.
+fn stream_sequences() -> Vec<Value> {
+    let case = |period, stream_number| StreamCase {
+        transport: "lan",
+        start: 20_400,
+        period,
+        alice_sends: true,
+        stream_number,
+    };
+    let stream = |c: &StreamCase, name: &str, payload: &[u8]| {
+        let nonce: [u8; 24] = bytes(&format!("{name} nonce"), 24).try_into().unwrap();
+        let secret = key(&format!("{name} secret"));
+        let mut frames = Frames::new(&secret);
+        [
+            &c.tag()[..],
+            &c.header(model::VERSION, c.stream_number, &nonce, &secret),
+            &frames.frame(payload, &[], true),
+        ]
+        .concat()
+    };
+    let outcome = |s: Vec<u8>, error: Option<&str>, released: &[u8]| json!({ "stream": h(s), "error": error, "released": h(released) });
+    let base = |name: &str, receiver_period: u64, streams: Vec<Value>| {
+        json!({
+            "name": name,
+            "root_key": h(case(20_400, 0).root()),
+            "transport": "lan",
+            "start_period": 20_400,
+            "sender": "alice",
+            "receiver_period": receiver_period,
+            "streams": streams,
+        })
+    };
+    // Stream 3 with a damaged header, then the real stream 3, then stream 4.
+    let three = case(20_400, 3);
+    let mut damaged = stream(&three, "seq damaged", b"x");
+    damaged[16 + 40] ^= 1;
+    vec![
+        base(
+            "a stream whose header fails still uses up its number",
+            20_400,
+            vec![
+                outcome(damaged, Some("header-authentication"), b""),
+                outcome(
+                    stream(&three, "seq three", b"three"),
+                    Some("unrecognised"),
+                    b"",
+                ),
+                outcome(stream(&case(20_400, 4), "seq four", b"four"), None, b"four"),
+            ],
+        ),
+        base(
+            "streams from the previous and the next period",
+            20_401,
+            vec![
+                outcome(
+                    stream(&case(20_400, 0), "seq previous", b"previous"),
+                    None,
+                    b"previous",
+                ),
+                outcome(stream(&case(20_402, 0), "seq next", b"next"), None, b"next"),
+                outcome(
+                    stream(&case(20_401, 0), "seq current", b"current"),
+                    None,
+                    b"current",
+                ),
+            ],
+        ),
+    ]
+}
+
+fn store() -> Value {
+    let db_key = key("database key");
+    let salt: [u8; 32] = bytes("key file salt", 32).try_into().unwrap();
+    let nonce: [u8; 24] = bytes("key file nonce", 24).try_into().unwrap();
+    let params =
+        |(m, t, p): (u32, u32, u32)| json!({ "memory_kib": m, "iterations": t, "parallelism": p });
+    let valid: Vec<Value> = [
+        ("ASCII password", "correct horse", (64u32, 1u32, 1u32)),
+        ("non-ASCII password, two lanes", "pässwörd ✓", (256, 2, 2)),
+    ]
+    .into_iter()
+    .map(|(name, password, p)| {
+        json!({
+            "name": name,
+            "password": password,
+            "params": params(p),
+            "salt": h(salt),
+            "nonce": h(nonce),
+            "database_key": h(db_key),
+            "key_file": h(model::key_file(password.as_bytes(), p, &salt, &nonce, &db_key)),
+        })
+    })
+    .collect();
+    let good = model::key_file(b"correct horse", (64, 1, 1), &salt, &nonce, &db_key);
+    // Alters the body and recomputes the checksum, so only the alteration matters.
+    let rechecked = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut body = good[..good.len() - 32].to_vec();
+        f(&mut body);
+        let checksum = model::hash("thicket/store/key-file-checksum", &[&body]);
+        [&body[..], &checksum].concat()
+    };
+    let flipped = |at: usize| {
+        let mut b = good.clone();
+        b[at] ^= 1;
+        b
+    };
+    let invalid = |name: &str, file: Vec<u8>, password: &str, error: &str| json!({ "name": name, "key_file": h(file), "password": password, "error": error });
+    let invalid_cases = vec![
+        invalid(
+            "wrong password",
+            good.clone(),
+            "correct horsf",
+            "wrong-password",
+        ),
+        invalid("empty password", good.clone(), "", "wrong-password"),
+        invalid(
+            "checksum does not match",
+            flipped(good.len() - 1),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "salt altered",
+            flipped(40),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "truncated",
+            good[..good.len() - 1].to_vec(),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "wrong magic",
+            rechecked(&|b| b[0] = b'T'),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "version 2",
+            rechecked(&|b| b[17] = 2),
+            "correct horse",
+            "unsupported-key-file",
+        ),
+        invalid(
+            "version 0",
+            rechecked(&|b| b[17] = 0),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "unknown KDF",
+            rechecked(&|b| b[18] = 2),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "zero iterations",
+            rechecked(&|b| b[23..27].copy_from_slice(&0u32.to_be_bytes())),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "memory above 4 GiB is refused unread",
+            rechecked(&|b| b[19..23].copy_from_slice(&(4 * 1024 * 1024 + 1u32).to_be_bytes())),
+            "correct horse",
+            "corrupt-key-file",
+        ),
+        invalid(
+            "parameters altered (the seal binds them)",
+            rechecked(&|b| b[23..27].copy_from_slice(&2u32.to_be_bytes())),
+            "correct horse",
+            "wrong-password",
+        ),
+        invalid(
+            "sealed key altered",
+            rechecked(&|b| b[100] ^= 1),
+            "correct horse",
+            "wrong-password",
+        ),
+    ];
+    json!({
+        "spec": "spec/store.md#key-file",
+        "description": "Key files. 'valid': sealing 'database_key' under 'password' (UTF-8) with 'params', drawing the salt and then the nonce as random bytes, gives 'key_file', and opening it gives the key back. 'invalid': parsing and opening 'key_file' with 'password' fails with 'error'.",
+        "valid": valid,
+        "invalid": invalid_cases,
     })
 }

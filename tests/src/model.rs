@@ -198,6 +198,39 @@ pub fn write_frames(frames: &mut Frames, ops: &[Op], pad_to: Option<usize>) -> V
     out
 }
 
+/// A version-1 key file (`spec/store.md#key-file`) sealing `db_key` under `password`.
+pub fn key_file(
+    password: &[u8],
+    (memory_kib, iterations, parallelism): (u32, u32, u32),
+    salt: &[u8; 32],
+    nonce: &[u8; 24],
+    db_key: &[u8; 32],
+) -> Vec<u8> {
+    let mut out = b"thicket-keyfile\n".to_vec();
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.push(1);
+    for word in [memory_kib, iterations, parallelism] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.extend_from_slice(salt);
+    let params = argon2::Params::new(memory_kib, iterations, parallelism, Some(32)).unwrap();
+    let mut stretched = [0u8; 32];
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into(password, salt, &mut stretched)
+        .unwrap();
+    let kek = mac("thicket/store/key-encryption-key", &stretched, &[]);
+    let mut ct = db_key.to_vec();
+    let aead_tag = XChaCha20Poly1305::new(&kek.into())
+        .encrypt_inout_detached(&(*nonce).into(), &out, ct.as_mut_slice().into())
+        .unwrap();
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&ct);
+    out.extend_from_slice(&aead_tag);
+    let checksum = hash("thicket/store/key-file-checksum", &[&out]);
+    out.extend_from_slice(&checksum);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use bramble_proto::time::{Period, PeriodLength, Timestamp};
 use bramble_proto::transport::TransportId;
 use bramble_proto::wire::{self, DecodeErrorKind, Limits, Value};
 use serde_json::Value as Json;
+use thicket_tests::model;
 use thicket_tests::replay::ReplayRng;
 use thicket_tests::vectors::{array, bytes, load, render, str, u64};
 
@@ -54,6 +55,16 @@ fn crypto_vectors() {
             crypto::mac(label, &key, &refs).0,
             array::<32>(&case["output"])
         );
+    }
+    for case in v["kdf"].as_array().unwrap() {
+        let ins = inputs(&case["inputs"]);
+        let refs: Vec<&[u8]> = ins.iter().map(Vec::as_slice).collect();
+        let key = SecretKey::from_bytes(array(&case["key"]));
+        let label = str(&case["label"]);
+        assert!(
+            crypto::label::ALL.contains(&label),
+            "{label} is a protocol label"
+        );
         assert_eq!(
             crypto::kdf(label, &key, &refs).expose_secret(),
             &array::<32>(&case["output"])
@@ -87,6 +98,13 @@ fn crypto_vectors() {
         decoded
             .verify(label, &message, &Signature(array(&case["signature"])))
             .unwrap();
+    }
+    for case in v["ed25519_verified"].as_array().unwrap() {
+        let public = VerifyingKey::from_bytes(&array(&case["public"])).unwrap();
+        let sig = Signature(array(&case["signature"]));
+        public
+            .verify(str(&case["label"]), &bytes(&case["message"]), &sig)
+            .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
     }
     for case in v["ed25519_rejected"].as_array().unwrap() {
         assert_eq!(str(&case["error"]), "bad-signature");
@@ -152,12 +170,13 @@ fn json_to_value(j: &Json) -> Value {
                 ),
                 "dict" => Value::Dict(
                     inner
-                        .as_object()
+                        .as_array()
                         .unwrap()
                         .iter()
-                        .map(|(k, v)| (k.clone(), json_to_value(v)))
+                        .map(|pair| (str(&pair[0]).to_owned(), json_to_value(&pair[1])))
                         .collect::<BTreeMap<_, _>>(),
                 ),
+
                 other => panic!("unknown value tag {other}"),
             }
         }
@@ -210,6 +229,50 @@ fn encoding_vectors() {
             case["name"]
         );
         assert_eq!(err.offset as u64, u64(&case["offset"]), "{}", case["name"]);
+    }
+    for case in v["limited"].as_array().unwrap() {
+        let limits = Limits {
+            max_depth: usize::try_from(u64(&case["limits"]["max_depth"])).unwrap(),
+            max_len: usize::try_from(u64(&case["limits"]["max_len"])).unwrap(),
+        };
+        let result = wire::decode(&bytes(&case["encoding"]), &limits);
+        let outcome = &case["outcome"];
+        match outcome.get("value") {
+            Some(value) => assert_eq!(result.unwrap(), json_to_value(value), "{}", case["name"]),
+            None => {
+                let err = result.unwrap_err();
+                assert_eq!(
+                    decode_error_name(err.kind),
+                    str(&outcome["error"]),
+                    "{}",
+                    case["name"]
+                );
+                assert_eq!(
+                    err.offset as u64,
+                    u64(&outcome["offset"]),
+                    "{}",
+                    case["name"]
+                );
+            }
+        }
+    }
+    for case in v["encode_rejected"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "too-deep");
+        let mut value = Value::List(Vec::new());
+        for _ in 1..u64(&case["nested_lists"]) {
+            value = Value::List(vec![value]);
+        }
+        assert_eq!(
+            wire::encode(&value).unwrap_err(),
+            wire::EncodeError::TooDeep,
+            "{}",
+            case["name"]
+        );
+        // One level less encodes.
+        let Value::List(mut inner) = value else {
+            unreachable!()
+        };
+        assert!(wire::encode(&inner.remove(0)).is_ok());
     }
 }
 
@@ -308,6 +371,18 @@ fn period_and_transport_id_vectors() {
         let t = Timestamp::from_millis(u64(&case["time"])).unwrap();
         assert_eq!(len.period_of(t), Period(u64(&case["period"])), "{case}");
     }
+    for case in v["rejected_times"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "time-out-of-range");
+        assert!(
+            Timestamp::from_millis(u64(&case["time"])).is_err(),
+            "{case}"
+        );
+    }
+    for case in v["rejected_latencies"].as_array().unwrap() {
+        assert_eq!(str(&case["error"]), "latency-out-of-range");
+        let latency = Duration::from_millis(u64(&case["max_latency_ms"]));
+        assert!(PeriodLength::for_max_latency(latency).is_err(), "{case}");
+    }
     for id in v["transport_ids"]["valid"].as_array().unwrap() {
         assert!(TransportId::new(str(id)).is_ok(), "{id}");
     }
@@ -320,33 +395,34 @@ fn period_and_transport_id_vectors() {
 fn reordering_window_vectors() {
     let v = load("stream-window.json");
     let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    let root = [1u8; 32];
+    // Tags of Alice's period 50 from the reference model: it can name any stream number.
+    let (_, secret) = model::chain(&root, true, "tor", 50)
+        .find(|(p, _)| *p == 50)
+        .unwrap();
+    let tag_key = model::tag_key(&secret);
     for seq in v["vectors"].as_array().unwrap() {
-        let root = || RootKey::new(SecretKey::from_bytes([1; 32]));
-        let mut alice =
-            TransportKeys::derive(&root(), Role::Alice, TransportId::TOR, len, Period(50)).unwrap();
-        let mut bob =
-            TransportKeys::derive(&root(), Role::Bob, TransportId::TOR, len, Period(50)).unwrap();
-        let tags: Vec<StreamTag> = (0..64)
-            .map(|_| alice.outgoing_mut().next_stream().unwrap().tag)
-            .collect();
+        let bob = TransportKeys::derive(
+            &RootKey::new(SecretKey::from_bytes(root)),
+            Role::Bob,
+            TransportId::TOR,
+            len,
+            Period(50),
+        )
+        .unwrap();
+        let mut state = bob.to_state();
+        state.incoming[1].window_base = u64(&seq["start"]["base"]);
+        state.incoming[1].window_seen = u32::try_from(u64(&seq["start"]["seen"])).unwrap();
+        let mut bob = TransportKeys::from_state(state).unwrap();
         for step in seq["steps"].as_array().unwrap() {
-            let n = usize::try_from(u64(&step["stream"])).unwrap();
-            let accepted = bob.incoming_mut().recognise(&tags[n]).is_some();
+            let tag = StreamTag(model::tag(&tag_key, u64(&step["stream"])));
+            let accepted = bob.incoming_mut().recognise(&tag).is_some();
             let state = bob.to_state();
             let w = &state.incoming[1];
-            assert_eq!(
-                accepted,
-                step["accepted"].as_bool().unwrap(),
-                "{} {step}",
-                seq["name"]
-            );
-            assert_eq!(w.window_base, u64(&step["base"]), "{} {step}", seq["name"]);
-            assert_eq!(
-                u64::from(w.window_seen),
-                u64(&step["seen"]),
-                "{} {step}",
-                seq["name"]
-            );
+            let what = format!("{} {step}", seq["name"]);
+            assert_eq!(accepted, step["accepted"].as_bool().unwrap(), "{what}");
+            assert_eq!(w.window_base, u64(&step["base"]), "{what}");
+            assert_eq!(u64::from(w.window_seen), u64(&step["seen"]), "{what}");
         }
     }
 }
@@ -451,5 +527,69 @@ fn stream_vectors() {
                 "{name}, pieces of {piece}"
             );
         }
+    }
+    for case in v["sequences"].as_array().unwrap() {
+        let name = str(&case["name"]);
+        let receiver_role = role(str(&case["sender"])).peer();
+        let period = Period(u64(&case["receiver_period"]));
+        let mut receiver = keys_for(case, receiver_role).rotate_to(period).unwrap();
+        for (i, step) in case["streams"].as_array().unwrap().iter().enumerate() {
+            let expected = (bytes(&step["released"]), step["error"].as_str());
+            assert_eq!(
+                receive(&mut receiver, &bytes(&step["stream"]), 3),
+                expected,
+                "{name}, stream {i}"
+            );
+        }
+    }
+}
+
+fn store_error_name(e: &bramble_store::StoreError) -> &'static str {
+    use bramble_store::StoreError;
+    match e {
+        StoreError::WrongPassword => "wrong-password",
+        StoreError::CorruptKeyFile => "corrupt-key-file",
+        StoreError::UnsupportedKeyFile(_) => "unsupported-key-file",
+        _ => "other",
+    }
+}
+
+#[test]
+fn key_file_vectors() {
+    use bramble_store::{KdfParams, KeyFile};
+    let v = load("store.json");
+    for case in v["valid"].as_array().unwrap() {
+        let p = &case["params"];
+        let params = KdfParams::new(
+            u32::try_from(u64(&p["memory_kib"])).unwrap(),
+            u32::try_from(u64(&p["iterations"])).unwrap(),
+            u32::try_from(u64(&p["parallelism"])).unwrap(),
+        )
+        .unwrap();
+        let db_key = SecretKey::from_bytes(array(&case["database_key"]));
+        let mut rng = ReplayRng::new(&[bytes(&case["salt"]), bytes(&case["nonce"])].concat());
+        let password = str(&case["password"]).as_bytes();
+        let file = KeyFile::seal(&db_key, password, params, &mut rng).unwrap();
+        assert_eq!(rng.remaining(), 0, "{}: salt then nonce", case["name"]);
+        assert_eq!(
+            file.bytes().to_vec(),
+            bytes(&case["key_file"]),
+            "{}",
+            case["name"]
+        );
+        let parsed = KeyFile::parse(&bytes(&case["key_file"])).unwrap();
+        assert_eq!(parsed.params(), params);
+        assert_eq!(parsed.open(password).unwrap(), db_key, "{}", case["name"]);
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let password = str(&case["password"]).as_bytes();
+        let result = KeyFile::parse(&bytes(&case["key_file"])).and_then(|f| f.open(password));
+        let err = result.unwrap_err();
+        assert_eq!(
+            store_error_name(&err),
+            str(&case["error"]),
+            "{}",
+            case["name"]
+        );
     }
 }

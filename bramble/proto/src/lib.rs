@@ -51,7 +51,9 @@
 extern crate alloc;
 
 pub mod crypto;
+pub mod ids;
 pub mod stream;
+
 pub mod time;
 pub mod transport;
 pub mod wire;

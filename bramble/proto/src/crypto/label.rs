@@ -23,6 +23,12 @@ pub const STREAM_FRAME_KEY: &str = "thicket/stream/frame-key";
 /// Frame-header mask key of one stream: `KDF(label, stream_secret)`.
 pub const STREAM_FRAME_HEADER_KEY: &str = "thicket/stream/frame-header-key";
 
+/// Key that seals the database key in the key file:
+/// `KDF(label, argon2id_output)` (`spec/store.md#key-file`).
+pub const STORE_KEY_ENCRYPTION_KEY: &str = "thicket/store/key-encryption-key";
+/// Checksum of the key file: `H(label, key_file[..135])`.
+pub const STORE_KEY_FILE_CHECKSUM: &str = "thicket/store/key-file-checksum";
+
 /// All labels, for the uniqueness test and the spec cross-check.
 pub const ALL: &[&str] = &[
     STREAM_INITIAL_CHAIN_ALICE,
@@ -33,6 +39,8 @@ pub const ALL: &[&str] = &[
     STREAM_TAG,
     STREAM_FRAME_KEY,
     STREAM_FRAME_HEADER_KEY,
+    STORE_KEY_ENCRYPTION_KEY,
+    STORE_KEY_FILE_CHECKSUM,
 ];
 
 #[cfg(test)]

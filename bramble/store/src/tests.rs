@@ -1,0 +1,455 @@
+//! Tests that need the store's internals: the database key, the raw connection, the
+//! schema machinery.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bramble_proto::crypto::SecretKey;
+use bramble_proto::ids::{GroupId, MessageId};
+use bramble_proto::stream::{Role, RootKey, TransportKeys};
+use bramble_proto::time::{Period, PeriodLength, Timestamp};
+use bramble_proto::transport::TransportId;
+use chacha20::ChaCha20Rng;
+use chacha20::rand_core::SeedableRng;
+
+use crate::key_file::{self, KeyFile, Paths};
+use crate::{
+    KdfParams, MessageState, NewContact, NewMessage, StatusInit, Store, StoreError, db, schema,
+};
+
+const PASSWORD: &str = "pw";
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(1_763_769_600_000).unwrap()
+}
+
+fn light() -> KdfParams {
+    KdfParams::new(256, 1, 1).unwrap()
+}
+
+fn new_account(dir: &Path) -> Store {
+    Store::create(
+        dir,
+        "ada",
+        PASSWORD,
+        light(),
+        now(),
+        &mut ChaCha20Rng::seed_from_u64(1),
+    )
+    .unwrap()
+}
+
+fn db_key(dir: &Path) -> SecretKey {
+    key_file::read(&Paths { dir }.primary())
+        .unwrap()
+        .unwrap()
+        .open(PASSWORD.as_bytes())
+        .unwrap()
+}
+
+/// Decrypts every page of a SQLCipher 4 database file, or every frame of its
+/// write-ahead log, with the raw database key: AES-256-CBC, 4096-byte pages ending in a
+/// 16-byte IV and a 64-byte HMAC; the first 16 bytes of the database are its salt.
+/// Stale frames past the log's valid end are decrypted too.
+fn decrypt_pages(path: &Path, key: &SecretKey, wal: bool) -> Vec<u8> {
+    use aes::cipher::{BlockModeDecrypt, KeyIvInit, block_padding::NoPadding};
+    const PAGE: usize = 4096;
+    const RESERVE: usize = 80;
+    let data = std::fs::read(path).unwrap_or_default();
+    let (mut at, header, frame) = if wal {
+        (32, 24, PAGE + 24)
+    } else {
+        (0, 0, PAGE)
+    };
+    let mut out = Vec::new();
+    while at + frame <= data.len() {
+        let page = &data[at + header..at + header + PAGE];
+        let start = if !wal && at == 0 { 16 } else { 0 };
+        let iv: [u8; 16] = page[PAGE - RESERVE..PAGE - RESERVE + 16]
+            .try_into()
+            .unwrap();
+        let mut buf = page[start..PAGE - RESERVE].to_vec();
+        cbc::Decryptor::<aes::Aes256>::new(key.expose_secret().into(), &iv.into())
+            .decrypt_padded::<NoPadding>(&mut buf)
+            .unwrap();
+        out.extend_from_slice(&buf);
+        at += frame;
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Everything readable with the database key: decrypted database pages and log frames.
+fn readable(dir: &Path, key: &SecretKey) -> Vec<u8> {
+    let mut all = decrypt_pages(&dir.join("thicket.db"), key, false);
+    all.extend(decrypt_pages(&dir.join("thicket.db-wal"), key, true));
+    all
+}
+
+#[test]
+fn the_page_decryption_reads_what_sqlite_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    store
+        .set_setting("probe", "k", b"FINDABLE-PROBE-VALUE")
+        .unwrap();
+    let key = db_key(&dir);
+    // Page 1 after the salt: page size 4096 big-endian, then reserved bytes = 80.
+    let first = decrypt_pages(&dir.join("thicket.db"), &key, false);
+    assert_eq!(&first[..2], &[0x10, 0x00]);
+    assert_eq!(first[4], 80);
+    assert!(contains(&readable(&dir, &key), b"FINDABLE-PROBE-VALUE"));
+}
+
+/// How the control runs skip one erasure step.
+#[derive(Clone, Copy, PartialEq)]
+enum Erasure {
+    /// As the store does it.
+    Full,
+    /// Rotated keys are written without the checkpoint that follows.
+    NoCheckpointAfterRotation,
+}
+
+/// Stores a contact's keys and a long message, then rotates the keys and deletes the
+/// message. Returns what should be gone.
+fn rotate_and_delete(store: &mut Store, erasure: Erasure) -> (Vec<[u8; 32]>, Vec<u8>) {
+    let root = RootKey::new(SecretKey::from_bytes([77; 32]));
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    let keys =
+        TransportKeys::derive(&root, Role::Alice, TransportId::TOR, len, Period(20_000)).unwrap();
+    let old = keys.to_state();
+    let mut gone: Vec<[u8; 32]> = vec![*old.outgoing.secret.expose_secret()];
+    gone.extend(old.incoming.iter().map(|p| *p.secret.expose_secret()));
+    let signing = bramble_proto::crypto::SigningKey::from_seed([5; 32]);
+    let handshake = bramble_proto::crypto::AgreementSecretKey::from_bytes([6; 32]);
+    let contact = store
+        .add_contact(
+            &NewContact {
+                nickname: "grace",
+                alias: None,
+                signing_public: signing.verifying_key(),
+                handshake_public: handshake.public_key(),
+                role: Role::Alice,
+                verified: false,
+                added_at: now(),
+            },
+            &[old],
+        )
+        .unwrap();
+    // Long enough to spill onto overflow pages.
+    let text = b"THE SAFE HOUSE IS ON ELM STREET. ".repeat(300);
+    let group = GroupId([3; 32]);
+    store.add_group(group, "test", 0, b"").unwrap();
+    let message = NewMessage {
+        id: MessageId([4; 32]),
+        group,
+        timestamp: now(),
+        raw: &text,
+        local: true,
+        state: MessageState::Delivered,
+        shared: true,
+        received_at: now(),
+        metadata: &[],
+        dependencies: &[],
+    };
+    let status = [StatusInit {
+        contact,
+        ack: false,
+        seen: false,
+    }];
+    store.add_messages(&[(message, &status[..])]).unwrap();
+    store.checkpoint().unwrap();
+
+    // Rotate three periods on: every stored secret is replaced.
+    let rotated = keys.rotate_to(Period(20_003)).unwrap();
+    match erasure {
+        Erasure::Full => store
+            .save_transport_keys(&[(contact, &rotated.to_state())])
+            .unwrap(),
+        Erasure::NoCheckpointAfterRotation => {
+            let tx = store.conn.transaction().unwrap();
+            crate::transport_keys::overwrite(&tx, contact, &rotated.to_state()).unwrap();
+            tx.commit().unwrap();
+            // Look now: deleting the message would checkpoint.
+            return (gone, text[..64].to_vec());
+        }
+    }
+    store.delete_message(MessageId([4; 32])).unwrap();
+    (gone, text[..64].to_vec())
+}
+
+#[test]
+fn erased_keys_and_messages_are_gone_from_every_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    let key = db_key(&dir);
+    let on: i64 = store
+        .conn
+        .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on, 1);
+    let (keys, text) = rotate_and_delete(&mut store, Erasure::Full);
+    let pages = readable(&dir, &key);
+    for (i, k) in keys.iter().enumerate() {
+        assert!(!contains(&pages, k), "old key {i} is still readable");
+    }
+    assert!(!contains(&pages, &text), "deleted text is still readable");
+    drop(store);
+    // Still gone after a reopen (which replays nothing).
+    drop(Store::open(&dir, PASSWORD).unwrap());
+    let pages = readable(&dir, &key);
+    assert!(!contains(&pages, &text) && !keys.iter().any(|k| contains(&pages, k)));
+}
+
+#[test]
+fn without_secure_delete_the_same_check_finds_the_deleted_text() {
+    // A control for the test above: it can fail.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    let key = db_key(&dir);
+    store
+        .conn
+        .execute_batch("PRAGMA secure_delete = OFF;")
+        .unwrap();
+    let (_, text) = rotate_and_delete(&mut store, Erasure::Full);
+    assert!(
+        contains(&readable(&dir, &key), &text),
+        "deleted text should survive without secure_delete"
+    );
+}
+
+#[test]
+fn without_the_checkpoint_the_same_check_finds_the_old_keys() {
+    // The other control. Rotation overwrites rows in place, so secure_delete alone does
+    // not decide this: the older page stays in the database file until the write-ahead
+    // log is checkpointed.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    let key = db_key(&dir);
+    let (keys, _) = rotate_and_delete(&mut store, Erasure::NoCheckpointAfterRotation);
+    let pages = readable(&dir, &key);
+    assert!(
+        keys.iter().all(|k| contains(&pages, k)),
+        "old keys should survive until the checkpoint"
+    );
+}
+
+/// The schema as SQLite describes it: every object's definition with whitespace
+/// normalised, and every table's columns, indexes and foreign keys.
+fn describe(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stmt = conn
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+        .unwrap();
+    let objects: Vec<(String, String, String, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (kind, name, table, sql) in objects {
+        let sql = sql
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(format!("{kind} {name} on {table}: {sql}"));
+        if kind == "table" {
+            for pragma in ["table_xinfo", "index_list", "foreign_key_list"] {
+                let mut stmt = conn
+                    .prepare(&format!("SELECT * FROM pragma_{pragma}(?1)"))
+                    .unwrap();
+                let n = stmt.column_count();
+                let rows: Vec<String> = stmt
+                    .query_map([&name], |r| {
+                        Ok((0..n)
+                            .map(|i| {
+                                format!(
+                                    "{:?}",
+                                    r.get_ref(i).map(|v| format!("{v:?}")).unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(","))
+                    })
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                out.push(format!("  {pragma}({name}): {rows:?}"));
+            }
+        }
+    }
+    out
+}
+
+fn fresh_schema() -> Vec<String> {
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::create(&mut conn).unwrap();
+    describe(&conn)
+}
+
+const V1_SCHEMA: &str = include_str!("../tests/fixtures/v1_schema.sql");
+const V1_DATA: &str = include_str!("../tests/fixtures/v1_data.sql");
+
+#[test]
+fn every_older_schema_upgrades_to_exactly_the_fresh_one() {
+    // One fixture per older version; add one here for every version that ships.
+    let fixtures: &[(i64, &str, &str)] = &[(1, V1_SCHEMA, V1_DATA)];
+    assert_eq!(
+        fixtures.len() as i64,
+        schema::CURRENT_VERSION - 1,
+        "a fixture per older version"
+    );
+    for (version, schema_sql, data_sql) in fixtures {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(schema_sql).unwrap();
+        conn.execute_batch(data_sql).unwrap();
+        conn.pragma_update(None, "user_version", version).unwrap();
+        let rows_before: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM incoming_keys)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        schema::upgrade(&mut conn).unwrap();
+        assert_eq!(schema::version(&conn).unwrap(), schema::CURRENT_VERSION);
+        let upgraded = describe(&conn);
+        let fresh = fresh_schema();
+        assert_eq!(
+            upgraded, fresh,
+            "schema {version} upgraded differs from fresh"
+        );
+        let rows_after: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM incoming_keys)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows_before, rows_after, "rows lost in the upgrade");
+        let check: String = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .unwrap_or_else(|_| "ok".into());
+        assert_eq!(check, "ok");
+    }
+}
+
+#[test]
+fn a_version_1_account_opens_and_is_upgraded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let key = SecretKey::random(&mut rng);
+    let conn = db::open(&dir.join("thicket.db"), &key, true).unwrap();
+    db::configure(&conn).unwrap();
+    conn.execute_batch(V1_SCHEMA).unwrap();
+    conn.execute_batch(V1_DATA).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
+    std::fs::write(dir.join("thicket.lock"), b"").unwrap();
+    let file = KeyFile::seal(&key, PASSWORD.as_bytes(), light(), &mut rng).unwrap();
+    key_file::replace(&Paths { dir: &dir }, &file).unwrap();
+
+    let store = Store::open(&dir, PASSWORD).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::CURRENT_VERSION);
+    assert_eq!(describe(&store.conn), fresh_schema());
+    assert_eq!(store.contacts().unwrap()[0].nickname, "grace");
+    assert_eq!(
+        store.setting("ui", "bell").unwrap().as_deref(),
+        Some(&[1u8][..])
+    );
+    let keys = store
+        .transport_keys(crate::ContactId(1), &TransportId::TOR)
+        .unwrap()
+        .unwrap();
+    assert_eq!(keys.outgoing.next_stream, 5);
+    assert!(TransportKeys::from_state(keys).is_ok());
+}
+
+#[test]
+fn a_newer_schema_is_refused_without_a_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let store = new_account(&dir);
+    store
+        .conn
+        .pragma_update(None, "user_version", schema::CURRENT_VERSION + 1)
+        .unwrap();
+    store.checkpoint().unwrap();
+    drop(store);
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&dir);
+    match Store::open(&dir, PASSWORD) {
+        Err(StoreError::NewerSchema { found, supported }) => {
+            assert_eq!(
+                (found, supported),
+                (schema::CURRENT_VERSION + 1, schema::CURRENT_VERSION)
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert_eq!(files(&dir), before);
+}
+
+#[test]
+fn a_full_disk_is_reported_and_loses_nothing_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    store.set_setting("kept", "k", b"before").unwrap();
+    let pages: i64 = store
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    // SQLite reports SQLITE_FULL once the database would grow past this.
+    store
+        .conn
+        .execute_batch(&format!("PRAGMA max_page_count = {};", pages + 4))
+        .unwrap();
+    let mut err = None;
+    for i in 0..1000 {
+        if let Err(e) = store.set_setting("fill", &i.to_string(), &[0xaa; 3000]) {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("the database filled up");
+    assert!(matches!(err, StoreError::DiskFull), "{err}");
+    assert_eq!(err.kind(), crate::ErrorKind::DiskFull);
+    drop(store);
+    let store = Store::open(&dir, PASSWORD).unwrap();
+    store.integrity_check().unwrap();
+    assert_eq!(
+        store.setting("kept", "k").unwrap().as_deref(),
+        Some(&b"before"[..])
+    );
+}
+
+#[test]
+fn io_errors_map_to_kinds() {
+    let full: StoreError = std::io::Error::from(std::io::ErrorKind::StorageFull).into();
+    assert!(matches!(full, StoreError::DiskFull));
+    let denied: StoreError = std::io::Error::from(std::io::ErrorKind::PermissionDenied).into();
+    assert_eq!(denied.kind(), crate::ErrorKind::Io);
+}
