@@ -207,6 +207,53 @@ fn erased_keys_and_messages_are_gone_from_every_page() {
 }
 
 #[test]
+fn rotated_keys_are_gone_as_soon_as_they_are_saved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    let key = db_key(&dir);
+    let root = RootKey::new(SecretKey::from_bytes([78; 32]));
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    let keys =
+        TransportKeys::derive(&root, Role::Bob, TransportId::LAN, len, Period(30_000)).unwrap();
+    let old = keys.to_state();
+    let signing = bramble_proto::crypto::SigningKey::from_seed([8; 32]);
+    let contact = store
+        .add_contact(
+            &NewContact {
+                nickname: "n",
+                alias: None,
+                signing_public: signing.verifying_key(),
+                handshake_public: bramble_proto::crypto::AgreementSecretKey::from_bytes([9; 32])
+                    .public_key(),
+                role: Role::Bob,
+                verified: false,
+                added_at: now(),
+            },
+            &[old.clone()],
+        )
+        .unwrap();
+    store.checkpoint().unwrap();
+    assert!(
+        contains(&readable(&dir, &key), old.outgoing.secret.expose_secret()),
+        "stored"
+    );
+    let rotated = keys.rotate_to(Period(30_005)).unwrap();
+    store
+        .save_transport_keys(&[(contact, &rotated.to_state())])
+        .unwrap();
+    let pages = readable(&dir, &key);
+    assert!(!contains(&pages, old.outgoing.secret.expose_secret()));
+    for p in &old.incoming {
+        assert!(
+            !contains(&pages, p.secret.expose_secret()),
+            "incoming {:?}",
+            p.period
+        );
+    }
+}
+
+#[test]
 fn without_secure_delete_the_same_check_finds_the_deleted_text() {
     // A control for the test above: it can fail.
     let tmp = tempfile::tempdir().unwrap();

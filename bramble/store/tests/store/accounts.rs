@@ -210,6 +210,17 @@ fn the_backup_key_file_rescues_an_interrupted_change() {
         Store::open(&dir, PASSWORD),
         Err(StoreError::WrongPassword)
     ));
+    // The same crash, and the user gives the old password: the backup opens and becomes
+    // the key file again, so the change is undone as a whole.
+    std::fs::write(&bak, &good).unwrap();
+    let store = Store::open(&dir, PASSWORD).unwrap();
+    drop(store);
+    assert_eq!(std::fs::read(&key).unwrap(), good);
+    assert!(!bak.exists());
+    assert!(matches!(
+        Store::open(&dir, "new"),
+        Err(StoreError::WrongPassword)
+    ));
 }
 
 #[test]
