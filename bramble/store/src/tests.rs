@@ -254,6 +254,49 @@ fn rotated_keys_are_gone_as_soon_as_they_are_saved() {
 }
 
 #[test]
+fn a_removed_contact_leaves_no_keys_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut store = new_account(&dir);
+    let key = db_key(&dir);
+    let root = RootKey::new(SecretKey::from_bytes([79; 32]));
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    let keys =
+        TransportKeys::derive(&root, Role::Alice, TransportId::BLE, len, Period(30_000)).unwrap();
+    let state = keys.to_state();
+    let signing = bramble_proto::crypto::SigningKey::from_seed([10; 32]);
+    let contact = store
+        .add_contact(
+            &NewContact {
+                nickname: "leaving",
+                alias: None,
+                signing_public: signing.verifying_key(),
+                handshake_public: bramble_proto::crypto::AgreementSecretKey::from_bytes([11; 32])
+                    .public_key(),
+                role: Role::Alice,
+                verified: false,
+                added_at: now(),
+            },
+            &[state.clone()],
+        )
+        .unwrap();
+    store.checkpoint().unwrap();
+    assert!(
+        contains(&readable(&dir, &key), state.outgoing.secret.expose_secret()),
+        "stored"
+    );
+    store.remove_contact(contact).unwrap();
+    let pages = readable(&dir, &key);
+    assert!(!contains(&pages, state.outgoing.secret.expose_secret()));
+    assert!(
+        state
+            .incoming
+            .iter()
+            .all(|p| !contains(&pages, p.secret.expose_secret()))
+    );
+}
+
+#[test]
 fn without_secure_delete_the_same_check_finds_the_deleted_text() {
     // A control for the test above: it can fail.
     let tmp = tempfile::tempdir().unwrap();
