@@ -230,7 +230,7 @@ fn rotated_keys_are_gone_as_soon_as_they_are_saved() {
                 verified: false,
                 added_at: now(),
             },
-            &[old.clone()],
+            std::slice::from_ref(&old),
         )
         .unwrap();
     store.checkpoint().unwrap();
@@ -277,7 +277,7 @@ fn a_removed_contact_leaves_no_keys_behind() {
                 verified: false,
                 added_at: now(),
             },
-            &[state.clone()],
+            std::slice::from_ref(&state),
         )
         .unwrap();
     store.checkpoint().unwrap();
