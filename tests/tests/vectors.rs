@@ -133,7 +133,7 @@ fn crypto_vectors() {
         );
         assert_eq!(
             result.unwrap_err(),
-            CryptoError::Decryption,
+            CryptoError::OpenFailed,
             "{}",
             case["name"]
         );

@@ -36,9 +36,9 @@ pub enum CryptoError {
     /// A signature did not verify.
     #[error("bad signature")]
     BadSignature,
-    /// A sealed value failed authentication or is malformed.
-    #[error("decryption failed")]
-    Decryption,
+    /// A sealed value failed authentication or is malformed (`open-failed`).
+    #[error("sealed value could not be opened")]
+    OpenFailed,
     /// A value is too long to seal.
     #[error("value too long to seal")]
     TooLong,

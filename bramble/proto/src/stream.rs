@@ -22,8 +22,8 @@ mod window;
 mod writer;
 
 pub use keys::{
-    IncomingKeys, IncomingPeriodState, IncomingStream, OutgoingKeys, OutgoingState, OutgoingStream,
-    Role, RootKey, TransportKeys, TransportKeysState,
+    IncomingKeys, IncomingPeriodState, IncomingStream, MAX_ROTATION, OutgoingKeys, OutgoingState,
+    OutgoingStream, Role, RootKey, TransportKeys, TransportKeysState,
 };
 pub use reader::StreamReader;
 pub use window::WINDOW_SIZE;

@@ -94,13 +94,13 @@ impl PeriodLength {
     /// Latencies are counted in whole milliseconds.
     ///
     /// # Errors
-    /// [`TimeError::LatencyTooLarge`] above [`PeriodLength::MAX_LATENCY`].
+    /// [`TimeError::LatencyOutOfRange`] above [`PeriodLength::MAX_LATENCY`].
     pub fn for_max_latency(max_latency: Duration) -> Result<Self, TimeError> {
         if max_latency > Self::MAX_LATENCY {
-            return Err(TimeError::LatencyTooLarge);
+            return Err(TimeError::LatencyOutOfRange);
         }
         let latency_ms =
-            u64::try_from(max_latency.as_millis()).map_err(|_| TimeError::LatencyTooLarge)?;
+            u64::try_from(max_latency.as_millis()).map_err(|_| TimeError::LatencyOutOfRange)?;
         let skew_ms = 24 * HOUR_MS;
         Ok(PeriodLength(latency_ms + skew_ms))
     }
@@ -108,10 +108,12 @@ impl PeriodLength {
     /// A period length restored from storage, in milliseconds.
     ///
     /// # Errors
-    /// [`TimeError::LatencyTooLarge`] if `ms` is not the length of a valid latency.
+    /// [`TimeError::LatencyOutOfRange`] if `ms` is not the length of a valid latency.
     pub fn from_millis(ms: u64) -> Result<Self, TimeError> {
         let skew_ms = 24 * HOUR_MS;
-        let latency = ms.checked_sub(skew_ms).ok_or(TimeError::LatencyTooLarge)?;
+        let latency = ms
+            .checked_sub(skew_ms)
+            .ok_or(TimeError::LatencyOutOfRange)?;
         Self::for_max_latency(Duration::from_millis(latency))
     }
 
@@ -141,7 +143,7 @@ pub enum TimeError {
     OutOfRange,
     /// A transport declared a maximum latency above 365 days.
     #[error("transport latency too large")]
-    LatencyTooLarge,
+    LatencyOutOfRange,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! (`spec/store.md#accounts`).
 
 use std::fs::{self, File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bramble_proto::crypto::{AgreementSecretKey, SecretKey, SigningKey};
 use bramble_proto::time::Timestamp;
@@ -10,40 +10,44 @@ use rand_core::CryptoRng;
 
 use crate::error::{Result, StoreError};
 use crate::kdf::KdfParams;
-use crate::key_file::{self, KeyFile, Paths};
+use crate::key_file::{self, KeyFile, Paths, present};
 use crate::{Store, db, schema};
 
 pub(crate) const DB_FILE: &str = "thicket.db";
 const LOCK_FILE: &str = "thicket.lock";
-/// Every file an account may have, in the order deletion removes them: the key files
-/// first, so the database is unreadable from the first step on.
-const ALL_FILES: &[&str] = &[
+/// The names of the key file, its backup and their temporaries: any of them present means
+/// an account is, or was being, set up here.
+const KEY_FILES: &[&str] = &[
     "thicket.key",
     "thicket.key.bak",
     "thicket.key.tmp",
     "thicket.key.bak.tmp",
+    "thicket.key.old",
+];
+const DB_FILES: &[&str] = &[
     "thicket.db",
     "thicket.db-wal",
     "thicket.db-shm",
     "thicket.db-journal",
-    LOCK_FILE,
 ];
 
-/// The longest nickname, in bytes.
+/// The longest nickname or alias, in bytes.
 pub const MAX_NICKNAME_LEN: usize = 50;
 
-pub(crate) fn check_nickname(nickname: &str) -> Result<()> {
-    if nickname.trim().is_empty() {
-        return Err(StoreError::InvalidInput("the nickname is empty"));
+/// Checks a name shown in the terminal: a nickname (ours or a contact's) or an alias.
+/// Refuses control characters (terminal escapes) and the bidirectional formatting
+/// characters that can make a name display as another.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(StoreError::InvalidInput("the name is empty"));
     }
-    if nickname.len() > MAX_NICKNAME_LEN {
-        return Err(StoreError::InvalidInput(
-            "the nickname is longer than 50 bytes",
-        ));
+    if name.len() > MAX_NICKNAME_LEN {
+        return Err(StoreError::InvalidInput("the name is longer than 50 bytes"));
     }
-    if nickname.chars().any(char::is_control) {
+    let bidi = |c: char| matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if name.chars().any(|c| c.is_control() || bidi(c)) {
         return Err(StoreError::InvalidInput(
-            "the nickname contains control characters",
+            "the name contains control or direction characters",
         ));
     }
     Ok(())
@@ -57,9 +61,13 @@ fn check_password(password: &str) -> Result<()> {
 }
 
 /// Takes the account's exclusive lock, held for as long as the file stays open.
-fn lock(dir: &Path, create: bool) -> Result<File> {
+///
+/// The lock file is checked to still be the one at its path after locking: a process that
+/// opened it just before another deleted the account would otherwise hold a lock on a
+/// file no one else can see.
+fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    let file = if create {
+    for _ in 0..8 {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -67,42 +75,59 @@ fn lock(dir: &Path, create: bool) -> Result<File> {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        options.open(&path)?
-    } else {
-        match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(if dir.join("thicket.key").exists() {
-                    StoreError::Io(std::io::ErrorKind::NotFound)
-                } else {
-                    StoreError::NoAccount
-                });
-            }
-            Err(e) => return Err(e.into()),
+        let file = options.open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::InUse),
+            Err(fs::TryLockError::Error(e)) => return Err(e.into()),
         }
-    };
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse),
-        Err(fs::TryLockError::Error(e)) => Err(e.into()),
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = file.metadata()?;
+            match fs::metadata(&path) {
+                Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(file),
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        #[cfg(not(unix))]
+        return Ok(file);
     }
+    Err(StoreError::InUse)
 }
 
+/// Creates the account directory (or tightens an existing one) and makes it durable.
 fn create_dir_private(dir: &Path) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         builder.mode(0o700);
+        builder.create(dir)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
-    Ok(builder.create(dir)?)
+    #[cfg(not(unix))]
+    builder.create(dir)?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        key_file::sync_dir(parent)?;
+    }
+    Ok(())
 }
 
-/// Whether `dir` holds an account (a key file or its backup).
-pub fn exists(dir: &Path) -> bool {
-    let paths = Paths { dir };
-    paths.primary().exists() || paths.backup().exists()
+/// Whether `dir` holds an account: its key file or a backup of it.
+///
+/// # Errors
+/// I/O errors other than "not found" (a permission problem is not "no account").
+pub fn exists(dir: &Path) -> Result<bool> {
+    for name in &KEY_FILES[..2] {
+        if present(&dir.join(name))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl Store {
@@ -112,7 +137,7 @@ impl Store {
     /// Thicket itself passes [`KdfParams::calibrated`]; tests pass lighter parameters.
     ///
     /// # Errors
-    /// [`StoreError::AccountExists`] if `dir` already holds an account;
+    /// [`StoreError::AccountExists`] if `dir` holds an account or any key file;
     /// [`StoreError::InvalidInput`] for an empty password or a bad nickname; I/O errors.
     pub fn create(
         dir: &Path,
@@ -122,25 +147,26 @@ impl Store {
         now: Timestamp,
         rng: &mut impl CryptoRng,
     ) -> Result<Store> {
-        check_nickname(nickname)?;
+        check_name(nickname)?;
         check_password(password)?;
         create_dir_private(dir)?;
-        let lock = lock(dir, true)?;
-        if exists(dir) {
-            return Err(StoreError::AccountExists);
+        let lock = lock(dir)?;
+        for name in KEY_FILES {
+            if present(&dir.join(name))? {
+                return Err(StoreError::AccountExists);
+            }
         }
         // A database without a key file is left from an interrupted creation: nothing
         // can ever read it, so it goes.
-        for name in [
-            "thicket.db",
-            "thicket.db-wal",
-            "thicket.db-shm",
-            "thicket.db-journal",
-        ] {
+        for name in DB_FILES {
             key_file::shred(&dir.join(name))?;
         }
+        // Created by us first, so that SQLite, which would make it 0644, opens a 0600 file;
+        // its log and index take the same mode.
+        let db_path = dir.join(DB_FILE);
+        drop(key_file::create_private(&db_path)?);
         let db_key = SecretKey::random(rng);
-        let mut conn = db::open(&dir.join(DB_FILE), &db_key, true)?;
+        let mut conn = db::open(&db_path, &db_key, true)?;
         db::configure(&conn)?;
         schema::create(&mut conn)?;
         let signing = SigningKey::generate(rng);
@@ -154,8 +180,8 @@ impl Store {
 
     /// Unlocks the account in `dir` with `password`.
     ///
-    /// If the key file is missing or damaged but its backup (left by an interrupted
-    /// password change) opens, the backup is used and restored.
+    /// If the key file is missing or damaged, or the password does not open it, its
+    /// backup (left by an interrupted password change) is tried, and restored if it opens.
     ///
     /// # Errors
     /// [`StoreError::WrongPassword`], [`StoreError::NoAccount`],
@@ -163,25 +189,26 @@ impl Store {
     /// [`StoreError::CorruptDatabase`], [`StoreError::NewerSchema`], [`StoreError::InUse`],
     /// I/O errors. None of them changes anything on disk.
     pub fn open(dir: &Path, password: &str) -> Result<Store> {
-        if !dir.is_dir() {
+        if !dir.is_dir() || !exists(dir)? {
             return Err(StoreError::NoAccount);
         }
-        let lock = lock(dir, false)?;
+        let lock = lock(dir)?;
         let paths = Paths { dir };
         let (db_key, from_backup) = unseal(&paths, password.as_bytes())?;
         let db_path = dir.join(DB_FILE);
-        if !db_path.exists() {
+        if !present(&db_path)? {
             return Err(StoreError::CorruptDatabase);
         }
         let mut conn = db::open(&db_path, &db_key, false)?;
         schema::check(&conn)?;
         db::configure(&conn)?;
         schema::upgrade(&mut conn)?;
+        // Finish any erasure a crash interrupted: pages overwritten in the log are not
+        // yet overwritten in the database file.
+        db::checkpoint(&conn)?;
         // Only now, with the account open, tidy the key files.
         if from_backup {
-            if let Some(backup) = key_file::read(&paths.backup())? {
-                key_file::replace(&paths, &backup)?;
-            }
+            key_file::restore_backup(&paths)?;
         } else {
             key_file::remove_backup(&paths)?;
         }
@@ -215,9 +242,7 @@ impl Store {
     /// # Errors
     /// I/O errors; files not yet removed stay.
     pub fn delete(self) -> Result<()> {
-        let Store {
-            conn, dir, lock, ..
-        } = self;
+        let Store { conn, dir, lock } = self;
         drop(conn);
         remove_files(&dir)?;
         drop(lock);
@@ -230,10 +255,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoAccount`] if there is none; [`StoreError::InUse`] if it is open.
     pub fn delete_account(dir: &Path) -> Result<()> {
-        if !dir.is_dir() || !(exists(dir) || dir.join(DB_FILE).exists()) {
+        if !dir.is_dir() || !(exists(dir)? || present(&dir.join(DB_FILE))?) {
             return Err(StoreError::NoAccount);
         }
-        let lock = lock(dir, true)?;
+        let lock = lock(dir)?;
         remove_files(dir)?;
         drop(lock);
         Ok(())
@@ -267,17 +292,18 @@ fn unseal(paths: &Paths<'_>, password: &[u8]) -> Result<(SecretKey, bool)> {
     }
 }
 
+/// Removes the account's files, key files first, then the lock last: while we hold it,
+/// no other process can take a lock on a file that is about to disappear (it checks).
 fn remove_files(dir: &Path) -> Result<()> {
-    for name in ALL_FILES {
-        let path: PathBuf = dir.join(name);
-        if name.starts_with("thicket.key") {
-            key_file::shred(&path)?;
-        } else {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
+    for name in KEY_FILES {
+        key_file::shred(&dir.join(name))?;
+    }
+    key_file::sync_dir(dir)?;
+    for name in DB_FILES.iter().chain([&LOCK_FILE]) {
+        match fs::remove_file(dir.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
     }
     key_file::sync_dir(dir)?;
@@ -291,12 +317,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nicknames() {
-        assert!(check_nickname("ada").is_ok());
-        assert!(check_nickname("").is_err());
-        assert!(check_nickname("  ").is_err());
-        assert!(check_nickname("a\nb").is_err());
-        assert!(check_nickname(&"é".repeat(26)).is_err());
-        assert!(check_nickname(&"é".repeat(25)).is_ok());
+    fn names() {
+        assert!(check_name("ada").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("  ").is_err());
+        assert!(check_name("a\nb").is_err());
+        assert!(check_name("a\u{1b}[31mb").is_err());
+        assert!(check_name("evil\u{202e}gnp.exe").is_err());
+        assert!(check_name("a\u{2067}b").is_err());
+        assert!(check_name(&"é".repeat(26)).is_err());
+        assert!(check_name(&"é".repeat(25)).is_ok());
+        assert!(check_name("Zoë 🌿").is_ok());
     }
 }

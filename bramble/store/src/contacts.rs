@@ -171,6 +171,10 @@ impl Store {
         new: &NewContact<'_>,
         keys: &[TransportKeysState],
     ) -> Result<ContactId> {
+        crate::account::check_name(new.nickname)?;
+        if let Some(alias) = new.alias {
+            crate::account::check_name(alias)?;
+        }
         let tx = self.conn.transaction()?;
         let exists: Option<i64> = tx
             .query_row(
@@ -250,6 +254,9 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub fn set_contact_alias(&mut self, id: ContactId, alias: Option<&str>) -> Result<()> {
+        if let Some(alias) = alias {
+            crate::account::check_name(alias)?;
+        }
         self.conn.execute(
             "UPDATE contacts SET alias = ?1 WHERE id = ?2",
             params![alias, id.0],
@@ -257,14 +264,25 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a contact with everything that belongs to it (keys, properties, message
-    /// states), and erases it from the write-ahead log.
+    /// Removes a contact with everything that belongs to it: keys, properties,
+    /// per-message states, and the groups synced with it alone (their private
+    /// conversation) with their messages. Then erases it all from the write-ahead log.
     ///
     /// # Errors
     /// Database errors.
     pub fn remove_contact(&mut self, id: ContactId) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM contacts WHERE id = ?1", [id.0])?;
+        let tx = self.conn.transaction()?;
+        // Groups synced with this contact and no other (their private conversation) go
+        // with it, and their messages with them.
+        tx.execute(
+            "DELETE FROM groups WHERE id IN (
+                 SELECT group_id FROM group_visibility WHERE contact_id = ?1
+                 EXCEPT
+                 SELECT group_id FROM group_visibility WHERE contact_id <> ?1)",
+            [id.0],
+        )?;
+        tx.execute("DELETE FROM contacts WHERE id = ?1", [id.0])?;
+        tx.commit()?;
         db::checkpoint(&self.conn)
     }
 
@@ -278,6 +296,7 @@ impl Store {
         alias: &str,
         added_at: Timestamp,
     ) -> Result<PendingContactId> {
+        crate::account::check_name(alias)?;
         let inserted = self.conn.execute(
             "INSERT INTO pending_contacts (handshake_public, alias, added_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (handshake_public) DO NOTHING",
@@ -340,7 +359,8 @@ impl Store {
             "UPDATE pending_contacts SET state = ?1, handshake_state = ?2 WHERE id = ?3",
             params![state, handshake_state, id.0],
         )?;
-        Ok(())
+        // The replaced handshake state may hold secrets.
+        db::checkpoint(&self.conn)
     }
 
     /// Removes a pending contact (and its saved handshake secrets).

@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
-use crate::{Store, array32, from_sql, to_sql};
+use crate::{Store, from_sql, to_sql};
 
 /// This account's identity: a nickname, the Ed25519 identity key and the X25519 key
 /// behind the account's link.
@@ -64,8 +64,13 @@ impl Store {
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )?;
-        let signing = Zeroizing::new(array32(signing)?);
-        let handshake = Zeroizing::new(array32(handshake)?);
+        let (signing, handshake) = (Zeroizing::new(signing), Zeroizing::new(handshake));
+        let key = |bytes: &[u8]| -> Result<Zeroizing<[u8; 32]>> {
+            Ok(Zeroizing::new(bytes.try_into().map_err(|_| {
+                StoreError::InvalidData("a stored identity key has the wrong length")
+            })?))
+        };
+        let (signing, handshake) = (key(&signing)?, key(&handshake)?);
         Ok(LocalIdentity {
             nickname,
             signing_key: SigningKey::from_seed(*signing),
@@ -80,7 +85,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::InvalidInput`] for a bad nickname; database errors.
     pub fn set_nickname(&mut self, nickname: &str) -> Result<()> {
-        crate::account::check_nickname(nickname)?;
+        crate::account::check_name(nickname)?;
         self.conn.execute(
             "UPDATE local_identity SET nickname = ?1 WHERE id = 1",
             [nickname],

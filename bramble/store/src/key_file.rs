@@ -142,11 +142,13 @@ impl KeyFile {
             &self.bytes[HEADER_LEN..SEALED_END],
         )
         .map_err(|_| StoreError::WrongPassword)?;
-        let key: [u8; SecretKey::LEN] = plain
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::CorruptKeyFile)?;
-        Ok(SecretKey::from_bytes(key))
+        let key: Zeroizing<[u8; SecretKey::LEN]> = Zeroizing::new(
+            plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::CorruptKeyFile)?,
+        );
+        Ok(SecretKey::from_bytes(*key))
     }
 
     /// The Argon2id parameters the key file names.
@@ -178,16 +180,41 @@ impl Paths<'_> {
     pub(crate) fn backup(&self) -> std::path::PathBuf {
         self.dir.join("thicket.key.bak")
     }
+    /// The replaced primary during a restore.
+    fn old(&self) -> std::path::PathBuf {
+        self.dir.join("thicket.key.old")
+    }
     fn temp(&self, name: &str) -> std::path::PathBuf {
         self.dir.join(format!("{name}.tmp"))
     }
 }
 
+/// The largest key file read: more than any format version needs. A larger file is
+/// damaged, and is not read into memory.
+const MAX_READ: u64 = 64 * 1024;
+
 /// Reads a key file: `Ok(None)` if it does not exist.
 pub(crate) fn read(path: &Path) -> Result<Option<KeyFile>> {
-    match fs::read(path) {
-        Ok(bytes) => KeyFile::parse(&bytes).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+    use std::io::Read;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_READ + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(StoreError::CorruptKeyFile);
+    }
+    KeyFile::parse(&bytes).map(Some)
+}
+
+/// Whether anything exists at `path`, a dangling symbolic link included. Errors other
+/// than "not found" are errors, not "no".
+pub(crate) fn present(path: &Path) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -209,36 +236,59 @@ fn write_durably(dir: &Path, path: &Path, temp: &Path, bytes: &[u8]) -> Result<(
     result
 }
 
-/// Replaces the key file with `new`, keeping a durable backup of the current one until
-/// the new one is durable (`spec/store.md#writing-the-key-file`).
+/// Replaces the key file with `new`, keeping the current one as a durable backup until
+/// the new one is durable (`spec/store.md#writing-the-key-file`). The backup is a second
+/// name for the old file itself, so overwriting it at the end overwrites the old file's
+/// own blocks, not a copy.
 pub(crate) fn replace(paths: &Paths<'_>, new: &KeyFile) -> Result<()> {
     let primary = paths.primary();
     let backup = paths.backup();
     match read(&primary) {
         Ok(Some(current)) => {
-            write_durably(
-                paths.dir,
-                &backup,
-                &paths.temp("thicket.key.bak"),
-                current.bytes(),
-            )?;
+            // With a valid primary, an older backup is stale.
+            shred(&backup)?;
+            if fs::hard_link(&primary, &backup).is_err() {
+                // File systems without hard links get a copy.
+                write_durably(
+                    paths.dir,
+                    &backup,
+                    &paths.temp("thicket.key.bak"),
+                    current.bytes(),
+                )?;
+            }
+            sync_dir(paths.dir)?;
         }
-        // Nothing worth keeping: a damaged primary is being replaced from its backup,
-        // which stays until the new primary is durable.
+        // Nothing worth keeping: a damaged primary is being replaced while its backup,
+        // if any, stays until the new primary is durable.
         Ok(None) | Err(StoreError::CorruptKeyFile) => {}
         Err(e) => return Err(e),
     }
-
     write_durably(paths.dir, &primary, &paths.temp("thicket.key"), new.bytes())?;
     remove_backup(paths)
 }
 
-/// Overwrites and removes the backup key file, if any.
+/// Makes the backup the key file again, by renaming it over the primary. The primary it
+/// replaces gets another name first and is overwritten once the rename is durable.
+pub(crate) fn restore_backup(paths: &Paths<'_>) -> Result<()> {
+    let primary = paths.primary();
+    let old = paths.old();
+    if present(&primary)? {
+        shred(&old)?;
+        fs::hard_link(&primary, &old)?;
+    }
+    fs::rename(paths.backup(), &primary)?;
+    sync_dir(paths.dir)?;
+    shred(&old)?;
+    sync_dir(paths.dir)
+}
+
+/// Overwrites and removes the backup key file, and a leftover of a restore, if any.
 pub(crate) fn remove_backup(paths: &Paths<'_>) -> Result<()> {
-    let backup = paths.backup();
-    if backup.exists() {
-        shred(&backup)?;
-        sync_dir(paths.dir)?;
+    for path in [paths.backup(), paths.old()] {
+        if present(&path)? {
+            shred(&path)?;
+            sync_dir(paths.dir)?;
+        }
     }
     Ok(())
 }
@@ -249,12 +299,10 @@ pub(crate) fn shred(path: &Path) -> Result<()> {
     match OpenOptions::new().write(true).open(path) {
         Ok(mut f) => {
             let len = f.metadata()?.len();
-            let zeros = vec![0u8; usize::try_from(len).unwrap_or(0).min(1 << 20)];
+            let zeros = vec![0u8; 1 << 16];
             let mut left = len;
             while left > 0 {
-                let n = usize::try_from(left)
-                    .unwrap_or(zeros.len())
-                    .min(zeros.len());
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(zeros.len());
                 f.write_all(&zeros[..n])?;
                 left -= n as u64;
             }

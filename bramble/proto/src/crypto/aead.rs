@@ -64,7 +64,7 @@ pub fn seal_with_nonce(
 /// Checks and decrypts a value made by [`seal`].
 ///
 /// # Errors
-/// [`CryptoError::Decryption`] if `sealed` is too short, was made with another key or
+/// [`CryptoError::OpenFailed`] if `sealed` is too short, was made with another key or
 /// associated data, or was altered.
 pub fn open(
     key: &SecretKey,
@@ -72,12 +72,12 @@ pub fn open(
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     if sealed.len() < OVERHEAD {
-        return Err(CryptoError::Decryption);
+        return Err(CryptoError::OpenFailed);
     }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let nonce = XNonce::try_from(nonce).map_err(|_| CryptoError::Decryption)?;
-    let tag = chacha20poly1305::Tag::try_from(tag).map_err(|_| CryptoError::Decryption)?;
+    let nonce = XNonce::try_from(nonce).map_err(|_| CryptoError::OpenFailed)?;
+    let tag = chacha20poly1305::Tag::try_from(tag).map_err(|_| CryptoError::OpenFailed)?;
     let cipher = XChaCha20Poly1305::new(key.expose_secret().into());
     let mut plaintext = Zeroizing::new(ciphertext.to_vec());
     cipher
@@ -87,7 +87,7 @@ pub fn open(
             plaintext.as_mut_slice().into(),
             &tag,
         )
-        .map_err(|_| CryptoError::Decryption)?;
+        .map_err(|_| CryptoError::OpenFailed)?;
     Ok(plaintext)
 }
 

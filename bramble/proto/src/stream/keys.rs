@@ -1,8 +1,8 @@
 //! Key state per contact and transport (`spec/stream.md#keys`).
 
-use alloc::vec::Vec;
 use core::fmt;
 
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::window::{ReorderingWindow, WINDOW_SIZE};
@@ -10,6 +10,11 @@ use super::{MAX_STREAM_NUMBER, PROTOCOL_VERSION, StreamError, StreamTag, TAG_LEN
 use crate::crypto::{SecretKey, kdf, label, mac};
 use crate::time::{Period, PeriodLength, Timestamp};
 use crate::transport::TransportId;
+
+/// The most periods one rotation may move forward. No period of a valid [`Timestamp`]
+/// needs more (the shortest period is a day, and year 9999 is under 3 million days away);
+/// a larger jump is refused rather than looped through.
+pub const MAX_ROTATION: u64 = 4_000_000;
 
 /// Which side of a contact relationship we are. Both sides agree on the roles when the
 /// contact is added (`spec/stream.md#roles`); Alice's outgoing keys are Bob's incoming
@@ -248,7 +253,7 @@ impl IncomingKeys {
     pub fn recognise(&mut self, tag: &StreamTag) -> Option<IncomingStream> {
         for p in &mut self.periods {
             for slot in 0..WINDOW_SIZE {
-                if p.window.is_expected(slot) && p.tags[slot] == *tag {
+                if p.window.is_expected(slot) && bool::from(p.tags[slot].0.ct_eq(&tag.0)) {
                     let stream_number = p.window.number(slot);
                     let slide = p.window.mark_seen(slot);
                     if slide > 0 {
@@ -289,24 +294,33 @@ impl IncomingKeys {
         if current <= self.periods[1].keys.period {
             return Ok(self);
         }
-        let oldest = current.prev().ok_or(StreamError::InvalidPeriod)?;
+        let fresh = |keys: PeriodKeys| IncomingPeriod::new(keys, ReorderingWindow::default());
         let [_, middle, newest] = self.periods;
-        let mut head = newest.keys.clone();
-        let mut kept: Vec<IncomingPeriod> = [middle, newest]
-            .into_iter()
-            .filter(|p| p.keys.period >= oldest)
-            .collect();
-        while kept.len() < 3 {
-            head = head.next()?;
-            if head.period >= oldest {
-                kept.push(IncomingPeriod::new(
-                    head.clone(),
-                    ReorderingWindow::default(),
-                ));
+        let shift = current.0 - middle.keys.period.0;
+        let periods = match shift {
+            1 => {
+                let next = newest.keys.next()?;
+                [middle, newest, fresh(next)]
             }
-        }
-        let periods: [IncomingPeriod; 3] =
-            kept.try_into().map_err(|_| StreamError::InvalidState)?;
+            2 => {
+                drop(middle);
+                let next = newest.keys.next()?;
+                let after = next.next()?;
+                [newest, fresh(next), fresh(after)]
+            }
+            _ => {
+                drop(middle);
+                // Walk the chain from the newest period held to current − 1.
+                let mut head = newest.keys.next()?;
+                drop(newest);
+                while head.period.0 + 1 < current.0 {
+                    head = head.next()?;
+                }
+                let next = head.next()?;
+                let after = next.next()?;
+                [fresh(head), fresh(next), fresh(after)]
+            }
+        };
         Ok(IncomingKeys { periods })
     }
 }
@@ -376,6 +390,9 @@ impl TransportKeys {
     /// [`StreamError::InvalidPeriod`] on period overflow (not reachable with
     /// [`Timestamp`]s).
     pub fn rotate_to(self, current: Period) -> Result<Self, StreamError> {
+        if current.0.saturating_sub(self.period().0) > MAX_ROTATION {
+            return Err(StreamError::InvalidPeriod);
+        }
         Ok(TransportKeys {
             outgoing: self.outgoing.rotate_to(current)?,
             incoming: self.incoming.rotate_to(current)?,
@@ -696,6 +713,24 @@ mod tests {
         );
         let mut a = a.rotate_to(Period(101)).unwrap();
         assert_eq!(a.outgoing_mut().next_stream().unwrap().stream_number, 0);
+    }
+
+    #[test]
+    fn absurd_jumps_are_refused_not_looped() {
+        let (a, _) = pair(100);
+        assert_eq!(
+            a.rotate_to(Period(u64::MAX)).unwrap_err(),
+            StreamError::InvalidPeriod
+        );
+        let (a, _) = pair(100);
+        assert_eq!(
+            a.rotate_to(Period(101 + MAX_ROTATION)).unwrap_err(),
+            StreamError::InvalidPeriod
+        );
+        // Forty years of daily periods in one jump.
+        let (a, _) = pair(100);
+        let a = a.rotate_to(Period(100 + 15_000)).unwrap();
+        assert_eq!(a.incoming().periods()[1], Period(15_100));
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl StreamWriter {
         )?;
         Ok(StreamWriter {
             cipher: FrameCipher::new(&stream_secret),
-            pending: Zeroizing::new(Vec::new()),
+            // Allocated once at full size, so it never reallocates and leaves plaintext
+            // behind in a freed buffer.
+            pending: Zeroizing::new(Vec::with_capacity(MAX_FRAME_BODY)),
             padding: Padding::None,
             failed: None,
         })

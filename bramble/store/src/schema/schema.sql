@@ -1,5 +1,5 @@
 -- The current schema (version 2), created directly for a new account.
--- tests/migrations.rs checks that upgrading every older schema gives exactly this.
+-- src/tests.rs checks that upgrading every older schema gives exactly this.
 -- Every table is STRICT; booleans are 0/1 with CHECKs; times are Unix milliseconds.
 
 -- This account's identity: one row.

@@ -85,7 +85,7 @@ fn bad_inputs_are_refused() {
         let err = Store::create(&dir, nick, pw, light(), now(), &mut rng(1)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{nick:?} {pw:?}");
     }
-    assert!(!bramble_store::exists(&dir));
+    assert!(!bramble_store::exists(&dir).unwrap());
     assert!(matches!(
         Store::open(&tmp.path().join("none"), "pw"),
         Err(StoreError::NoAccount)
@@ -290,4 +290,54 @@ fn errors_say_nothing_secret() {
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(PASSWORD) && !shown.contains('/'), "{shown}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut store = Store::create(&dir, "ada", PASSWORD, light(), now(), &mut rng(1)).unwrap();
+    store.set_setting("a", "b", b"c").unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{:?}", path.file_name());
+    }
+    assert!(dir.join("thicket.db-wal").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_key_file_link_is_not_an_empty_directory() {
+    let (_tmp, dir, store) = account();
+    drop(store);
+    let db = std::fs::read(dir.join("thicket.db")).unwrap();
+    std::fs::remove_file(dir.join("thicket.key")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/usb/thicket.key", dir.join("thicket.key")).unwrap();
+    let err = Store::create(&dir, "eve", "pw", light(), now(), &mut rng(2)).unwrap_err();
+    assert!(matches!(err, StoreError::AccountExists), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("thicket.db")).unwrap(),
+        db,
+        "database kept"
+    );
+}
+
+#[test]
+fn a_missing_lock_file_is_recreated() {
+    let (_tmp, dir, store) = account();
+    drop(store);
+    std::fs::remove_file(dir.join("thicket.lock")).unwrap();
+    let store = Store::open(&dir, PASSWORD).unwrap();
+    assert!(dir.join("thicket.lock").exists());
+    assert!(matches!(
+        Store::open(&dir, PASSWORD),
+        Err(StoreError::InUse)
+    ));
+    drop(store);
 }

@@ -318,3 +318,131 @@ fn messages_with_their_states() {
     assert!(store.contacts().unwrap().is_empty());
     assert_eq!(store.message_status(MessageId([2; 32]), id).unwrap(), None);
 }
+
+#[test]
+fn stream_keys_never_move_backwards() {
+    let (_tmp, _dir, mut store) = account();
+    let alice = keys(6, TransportId::TOR);
+    let id = add_contact(&mut store, 6, &[alice]);
+    fn store_keys(store: &Store, id: ContactId) -> bramble_proto::stream::TransportKeysState {
+        store
+            .transport_keys(id, &TransportId::TOR)
+            .unwrap()
+            .unwrap()
+    }
+    let stored = |store: &Store| TransportKeys::from_state(store_keys(store, id)).unwrap();
+    // Take two streams, save, then try to save the state from before them.
+    let before = stored(&store);
+    let mut after = stored(&store);
+    after.outgoing_mut().next_stream().unwrap();
+    after.outgoing_mut().next_stream().unwrap();
+    store
+        .save_transport_keys(&[(id, &after.to_state())])
+        .unwrap();
+    let err = store
+        .save_transport_keys(&[(id, &before.to_state())])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidInput(_)),
+        "counter went back: {err}"
+    );
+    assert_eq!(store_keys(&store, id).outgoing.next_stream, 2);
+
+    // Rotate, save, then try to save the unrotated state: erased keys would come back.
+    let rotated = stored(&store).rotate_to(Period(20_002)).unwrap();
+    store
+        .save_transport_keys(&[(id, &rotated.to_state())])
+        .unwrap();
+    let err = store
+        .save_transport_keys(&[(id, &after.to_state())])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidInput(_)),
+        "period went back: {err}"
+    );
+    assert_eq!(store_keys(&store, id).outgoing.period, Period(20_002));
+
+    // A window that forgets a stream it has seen is refused.
+    let root = RootKey::new(SecretKey::from_bytes([6; 32]));
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    let mut bob = TransportKeys::derive(&root, Role::Bob, TransportId::TOR, len, Period(20_000))
+        .unwrap()
+        .rotate_to(Period(20_002))
+        .unwrap();
+    let tag = bob.outgoing_mut().next_stream().unwrap().tag;
+    let mut seen = stored(&store);
+    let incoming = seen.incoming_mut().recognise(&tag).unwrap();
+    let state = seen.to_state();
+    let w = state
+        .incoming
+        .iter()
+        .find(|p| p.period == incoming.period)
+        .unwrap();
+    store
+        .save_incoming_window(
+            id,
+            &TransportId::TOR,
+            incoming.period,
+            w.window_base,
+            w.window_seen,
+        )
+        .unwrap();
+    let err = store
+        .save_incoming_window(id, &TransportId::TOR, incoming.period, 0, 0)
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidInput(_)),
+        "window forgot: {err}"
+    );
+    let err = store
+        .save_transport_keys(&[(id, &rotated.to_state())])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidInput(_)),
+        "whole state with the old window: {err}"
+    );
+    let mut again = stored(&store);
+    assert!(
+        again.incoming_mut().recognise(&tag).is_none(),
+        "the stream stays seen"
+    );
+}
+
+#[test]
+fn names_from_contacts_are_checked() {
+    let (_tmp, _dir, mut store) = account();
+    let signing = SigningKey::generate(&mut rng(50));
+    for (nickname, alias) in [
+        ("evil\u{1b}[2J", None),
+        ("ok", Some("\u{202e}fdp.exe")),
+        ("", None),
+    ] {
+        let err = store
+            .add_contact(
+                &NewContact {
+                    nickname,
+                    alias,
+                    signing_public: signing.verifying_key(),
+                    handshake_public: AgreementSecretKey::generate(&mut rng(51)).public_key(),
+                    role: Role::Bob,
+                    verified: false,
+                    added_at: now(),
+                },
+                &[],
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidInput(_)),
+            "{nickname:?} {alias:?}"
+        );
+    }
+    assert!(store.contacts().unwrap().is_empty());
+    let id = add_contact(&mut store, 52, &[]);
+    assert!(store.set_contact_alias(id, Some("a\u{7}")).is_err());
+    let link = AgreementSecretKey::generate(&mut rng(53)).public_key();
+    assert!(
+        store
+            .add_pending_contact(&link, "\u{2066}x", now())
+            .is_err()
+    );
+}
