@@ -274,7 +274,8 @@ pub(crate) fn restore_backup(paths: &Paths<'_>) -> Result<()> {
     let old = paths.old();
     if present(&primary)? {
         shred(&old)?;
-        fs::hard_link(&primary, &old)?;
+        // Without hard links the replaced file is unlinked by the rename, unshredded.
+        let _ = fs::hard_link(&primary, &old);
     }
     fs::rename(paths.backup(), &primary)?;
     sync_dir(paths.dir)?;

@@ -105,6 +105,45 @@ fn the_page_decryption_reads_what_sqlite_wrote() {
     assert!(contains(&readable(&dir, &key), b"FINDABLE-PROBE-VALUE"));
 }
 
+/// A new account in a temporary directory, with its database key.
+fn fixture() -> (tempfile::TempDir, std::path::PathBuf, Store, SecretKey) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let store = new_account(&dir);
+    let key = db_key(&dir);
+    (tmp, dir, store, key)
+}
+
+/// Stream keys for a 30-second transport from a root key of `seed` bytes.
+fn derive_keys(seed: u8, role: Role, transport: TransportId, start: u64) -> TransportKeys {
+    let root = RootKey::new(SecretKey::from_bytes([seed; 32]));
+    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+    TransportKeys::derive(&root, role, transport, len, Period(start)).unwrap()
+}
+
+/// Adds a contact whose identity and link keys come from `seed`.
+fn add_contact(
+    store: &mut Store,
+    seed: u8,
+    nickname: &str,
+    role: Role,
+    keys: &[bramble_proto::stream::TransportKeysState],
+) -> crate::ContactId {
+    let signing = bramble_proto::crypto::SigningKey::from_seed([seed; 32]);
+    let handshake =
+        bramble_proto::crypto::AgreementSecretKey::from_bytes([seed.wrapping_add(1); 32]);
+    let contact = NewContact {
+        nickname,
+        alias: None,
+        signing_public: signing.verifying_key(),
+        handshake_public: handshake.public_key(),
+        role,
+        verified: false,
+        added_at: now(),
+    };
+    store.add_contact(&contact, keys).unwrap()
+}
+
 /// How the control runs skip one erasure step.
 #[derive(Clone, Copy, PartialEq)]
 enum Erasure {
@@ -117,29 +156,11 @@ enum Erasure {
 /// Stores a contact's keys and a long message, then rotates the keys and deletes the
 /// message. Returns what should be gone.
 fn rotate_and_delete(store: &mut Store, erasure: Erasure) -> (Vec<[u8; 32]>, Vec<u8>) {
-    let root = RootKey::new(SecretKey::from_bytes([77; 32]));
-    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
-    let keys =
-        TransportKeys::derive(&root, Role::Alice, TransportId::TOR, len, Period(20_000)).unwrap();
+    let keys = derive_keys(77, Role::Alice, TransportId::TOR, 20_000);
     let old = keys.to_state();
     let mut gone: Vec<[u8; 32]> = vec![*old.outgoing.secret.expose_secret()];
     gone.extend(old.incoming.iter().map(|p| *p.secret.expose_secret()));
-    let signing = bramble_proto::crypto::SigningKey::from_seed([5; 32]);
-    let handshake = bramble_proto::crypto::AgreementSecretKey::from_bytes([6; 32]);
-    let contact = store
-        .add_contact(
-            &NewContact {
-                nickname: "grace",
-                alias: None,
-                signing_public: signing.verifying_key(),
-                handshake_public: handshake.public_key(),
-                role: Role::Alice,
-                verified: false,
-                added_at: now(),
-            },
-            &[old],
-        )
-        .unwrap();
+    let contact = add_contact(store, 5, "grace", Role::Alice, &[old]);
     // Long enough to spill onto overflow pages.
     let text = b"THE SAFE HOUSE IS ON ELM STREET. ".repeat(300);
     let group = GroupId([3; 32]);
@@ -184,10 +205,7 @@ fn rotate_and_delete(store: &mut Store, erasure: Erasure) -> (Vec<[u8; 32]>, Vec
 
 #[test]
 fn erased_keys_and_messages_are_gone_from_every_page() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
+    let (_tmp, dir, mut store, key) = fixture();
     let on: i64 = store
         .conn
         .query_row("PRAGMA secure_delete", [], |r| r.get(0))
@@ -208,31 +226,10 @@ fn erased_keys_and_messages_are_gone_from_every_page() {
 
 #[test]
 fn rotated_keys_are_gone_as_soon_as_they_are_saved() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
-    let root = RootKey::new(SecretKey::from_bytes([78; 32]));
-    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
-    let keys =
-        TransportKeys::derive(&root, Role::Bob, TransportId::LAN, len, Period(30_000)).unwrap();
+    let (_tmp, dir, mut store, key) = fixture();
+    let keys = derive_keys(78, Role::Bob, TransportId::LAN, 30_000);
     let old = keys.to_state();
-    let signing = bramble_proto::crypto::SigningKey::from_seed([8; 32]);
-    let contact = store
-        .add_contact(
-            &NewContact {
-                nickname: "n",
-                alias: None,
-                signing_public: signing.verifying_key(),
-                handshake_public: bramble_proto::crypto::AgreementSecretKey::from_bytes([9; 32])
-                    .public_key(),
-                role: Role::Bob,
-                verified: false,
-                added_at: now(),
-            },
-            std::slice::from_ref(&old),
-        )
-        .unwrap();
+    let contact = add_contact(&mut store, 8, "n", Role::Bob, std::slice::from_ref(&old));
     store.checkpoint().unwrap();
     assert!(
         contains(&readable(&dir, &key), old.outgoing.secret.expose_secret()),
@@ -255,31 +252,16 @@ fn rotated_keys_are_gone_as_soon_as_they_are_saved() {
 
 #[test]
 fn a_removed_contact_leaves_no_keys_behind() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
-    let root = RootKey::new(SecretKey::from_bytes([79; 32]));
-    let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
-    let keys =
-        TransportKeys::derive(&root, Role::Alice, TransportId::BLE, len, Period(30_000)).unwrap();
+    let (_tmp, dir, mut store, key) = fixture();
+    let keys = derive_keys(79, Role::Alice, TransportId::BLE, 30_000);
     let state = keys.to_state();
-    let signing = bramble_proto::crypto::SigningKey::from_seed([10; 32]);
-    let contact = store
-        .add_contact(
-            &NewContact {
-                nickname: "leaving",
-                alias: None,
-                signing_public: signing.verifying_key(),
-                handshake_public: bramble_proto::crypto::AgreementSecretKey::from_bytes([11; 32])
-                    .public_key(),
-                role: Role::Alice,
-                verified: false,
-                added_at: now(),
-            },
-            std::slice::from_ref(&state),
-        )
-        .unwrap();
+    let contact = add_contact(
+        &mut store,
+        10,
+        "leaving",
+        Role::Alice,
+        std::slice::from_ref(&state),
+    );
     store.checkpoint().unwrap();
     assert!(
         contains(&readable(&dir, &key), state.outgoing.secret.expose_secret()),
@@ -298,10 +280,7 @@ fn a_removed_contact_leaves_no_keys_behind() {
 
 #[test]
 fn unlocking_finishes_an_erasure_a_crash_interrupted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
+    let (tmp, dir, mut store, key) = fixture();
     store
         .set_setting("s", "k", b"ERASE-ME-PLEASE-1234")
         .unwrap();
@@ -335,26 +314,8 @@ fn unlocking_finishes_an_erasure_a_crash_interrupted() {
 
 #[test]
 fn removing_a_contact_removes_its_conversation() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
-    let signing = bramble_proto::crypto::SigningKey::from_seed([12; 32]);
-    let contact = store
-        .add_contact(
-            &NewContact {
-                nickname: "gone",
-                alias: None,
-                signing_public: signing.verifying_key(),
-                handshake_public: bramble_proto::crypto::AgreementSecretKey::from_bytes([13; 32])
-                    .public_key(),
-                role: Role::Alice,
-                verified: false,
-                added_at: now(),
-            },
-            &[],
-        )
-        .unwrap();
+    let (_tmp, dir, mut store, key) = fixture();
+    let contact = add_contact(&mut store, 12, "gone", Role::Alice, &[]);
     let private = GroupId([20; 32]);
     let shared = GroupId([21; 32]);
     store.add_group(private, "test", 0, b"").unwrap();
@@ -395,10 +356,7 @@ fn removing_a_contact_removes_its_conversation() {
 #[test]
 fn without_secure_delete_the_same_check_finds_the_deleted_text() {
     // A control for the test above: it can fail.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
+    let (_tmp, dir, mut store, key) = fixture();
     store
         .conn
         .execute_batch("PRAGMA secure_delete = OFF;")
@@ -415,10 +373,7 @@ fn without_the_checkpoint_the_same_check_finds_the_old_keys() {
     // The other control. Rotation overwrites rows in place, so secure_delete alone does
     // not decide this: the older page stays in the database file until the write-ahead
     // log is checkpointed.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    let mut store = new_account(&dir);
-    let key = db_key(&dir);
+    let (_tmp, dir, mut store, key) = fixture();
     let (keys, _) = rotate_and_delete(&mut store, Erasure::NoCheckpointAfterRotation);
     let pages = readable(&dir, &key);
     assert!(
