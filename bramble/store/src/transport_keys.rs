@@ -171,14 +171,23 @@ fn secret(bytes: Vec<u8>) -> Result<SecretKey> {
     Ok(SecretKey::from_bytes(*array))
 }
 
-fn load(conn: &Connection, contact: ContactId, transport: &str) -> Result<TransportKeysState> {
-    let (period_length, period, out_secret, next_stream): (i64, i64, Vec<u8>, i64) = conn
+/// The stored keys of one contact and transport; `None` if there are none.
+fn load(
+    conn: &Connection,
+    contact: ContactId,
+    transport: &str,
+) -> Result<Option<TransportKeysState>> {
+    let outgoing: Option<(i64, i64, Vec<u8>, i64)> = conn
         .query_row(
             "SELECT period_length, period, secret, next_stream FROM outgoing_keys
          WHERE contact_id = ?1 AND transport = ?2",
             params![contact.0, transport],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )?;
+        )
+        .optional()?;
+    let Some((period_length, period, out_secret, next_stream)) = outgoing else {
+        return Ok(None);
+    };
     let out_secret = secret(out_secret)?;
     let mut stmt = conn.prepare_cached(
         "SELECT period, secret, window_base, window_seen FROM incoming_keys
@@ -204,7 +213,7 @@ fn load(conn: &Connection, contact: ContactId, transport: &str) -> Result<Transp
         })
     };
     let incoming = [next()?, next()?, next()?];
-    Ok(TransportKeysState {
+    Ok(Some(TransportKeysState {
         transport: TransportId::new(transport)
             .map_err(|_| StoreError::InvalidData("a stored transport identifier is invalid"))?,
         period_length: PeriodLength::from_millis(from_sql(period_length)?)
@@ -215,7 +224,7 @@ fn load(conn: &Connection, contact: ContactId, transport: &str) -> Result<Transp
             next_stream: from_sql(next_stream)?,
         },
         incoming,
-    })
+    }))
 }
 
 impl Store {
@@ -228,15 +237,7 @@ impl Store {
         contact: ContactId,
         transport: &TransportId,
     ) -> Result<Option<TransportKeysState>> {
-        let exists: i64 = self.conn.query_row(
-            "SELECT count(*) FROM outgoing_keys WHERE contact_id = ?1 AND transport = ?2",
-            params![contact.0, transport.as_str()],
-            |row| row.get(0),
-        )?;
-        if exists == 0 {
-            return Ok(None);
-        }
-        load(&self.conn, contact, transport.as_str()).map(Some)
+        load(&self.conn, contact, transport.as_str())
     }
 
     /// Every contact's stream keys for every transport.
@@ -255,7 +256,9 @@ impl Store {
         keys.into_iter()
             .map(|(contact, transport)| {
                 let contact = ContactId(contact);
-                Ok((contact, load(&self.conn, contact, &transport)?))
+                let keys = load(&self.conn, contact, &transport)?
+                    .ok_or(StoreError::InvalidData("stream keys vanished while read"))?;
+                Ok((contact, keys))
             })
             .collect()
     }
