@@ -15,6 +15,9 @@ use crate::{Store, db, schema};
 
 pub(crate) const DB_FILE: &str = "thicket.db";
 const LOCK_FILE: &str = "thicket.lock";
+/// How long opening waits for another holder of the account's lock before reporting
+/// [`StoreError::InUse`].
+pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// The names of the key file, its backup and their temporaries: any of them present means
 /// an account is, or was being, set up here.
 const KEY_FILES: &[&str] = &[
@@ -65,9 +68,17 @@ fn check_password(password: &str) -> Result<()> {
 /// The lock file is checked to still be the one at its path after locking: a process that
 /// opened it just before another deleted the account would otherwise hold a lock on a
 /// file no one else can see.
+///
+/// A lock that is taken is waited for briefly ([`LOCK_WAIT`]) before the account counts as
+/// in use: the holder may be going away. A process that just closed the account can still
+/// hold the lock for a moment, because the lock belongs to the open file, which a child
+/// forked by another thread shares until it executes its program; and a previous instance
+/// may be finishing its shutdown.
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    for _ in 0..8 {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut stale = 0;
+    while stale < 8 {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -78,6 +89,10 @@ fn lock(dir: &Path) -> Result<File> {
         let file = options.open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
             Err(fs::TryLockError::WouldBlock) => return Err(StoreError::InUse),
             Err(fs::TryLockError::Error(e)) => return Err(e.into()),
         }
@@ -87,8 +102,8 @@ fn lock(dir: &Path) -> Result<File> {
             let held = file.metadata()?;
             match fs::metadata(&path) {
                 Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(file),
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Ok(_) => stale += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale += 1,
                 Err(e) => return Err(e.into()),
             }
         }
