@@ -35,6 +35,8 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("stream-window.json", stream_window()),
         ("stream.json", stream()),
         ("store.json", store()),
+        ("sync.json", sync()),
+        ("messaging.json", messaging()),
     ]
 }
 
@@ -1360,5 +1362,347 @@ fn store() -> Value {
         "description": "Key files. 'valid': sealing 'database_key' under 'password' (UTF-8) with 'params', drawing the salt and then the nonce as random bytes, gives 'key_file', and opening it gives the key back. 'invalid': parsing and opening 'key_file' with 'password' fails with 'error'.",
         "valid": valid,
         "invalid": invalid_cases,
+    })
+}
+
+fn ids_payload(ids: &[[u8; 32]]) -> Vec<u8> {
+    ids.concat()
+}
+
+fn sync() -> Value {
+    let groups: Vec<Value> = [
+        ("thicket.messaging", 1u32, bytes("descriptor", 66)),
+        ("thicket.messaging", 2, bytes("descriptor", 66)),
+        ("test.empty-descriptor", 0, Vec::new()),
+        ("a", u32::MAX, bytes("long descriptor", 16_384)),
+    ]
+    .into_iter()
+    .map(|(client, major, descriptor)| {
+        json!({
+            "client": client,
+            "major_version": major,
+            "descriptor": h(&descriptor),
+            "group_id": h(model::group_id(client, major, &descriptor)),
+        })
+    })
+    .collect();
+    let group = model::group_id("thicket.messaging", 1, &bytes("descriptor", 66));
+    let messages: Vec<Value> = [
+        (0u64, vec![0u8]),
+        (1_764_590_400_000, bytes("body", 100)),
+        (253_402_300_799_999, bytes("largest body", 32_768)),
+    ]
+    .into_iter()
+    .map(|(ts, body)| {
+        json!({
+            "group_id": h(group),
+            "timestamp": ts.to_string(),
+            "body": h(&body),
+            "raw": h(model::raw_message(&group, ts, &body)),
+            "message_id": h(model::message_id(&group, ts, &body)),
+        })
+    })
+    .collect();
+
+    let id = |n: &str| key(n);
+    let (i1, i2, i3) = (id("id 1"), id("id 2"), id("id 3"));
+    let body = bytes("record body", 20);
+    let raw = model::raw_message(&group, 1_764_590_400_000, &body);
+    let nonce = bytes("priority nonce", 16);
+    let ranges = |rs: &[(u32, u32)]| -> Vec<u8> {
+        rs.iter()
+            .flat_map(|(f, c)| [f.to_be_bytes(), c.to_be_bytes()].concat())
+            .collect()
+    };
+    let j_ids = |ids: &[[u8; 32]]| ids.iter().map(h).collect::<Vec<_>>();
+    let many: Vec<[u8; 32]> = (0..1536).map(|i| id(&format!("many {i}"))).collect();
+    let valid = vec![
+        json!({
+            "name": "versions",
+            "bytes": h(model::record(4, &[1])),
+            "records": [{ "type": "versions", "versions": [1] }],
+        }),
+        json!({
+            "name": "versions listing ten",
+            "bytes": h(model::record(4, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])),
+            "records": [{ "type": "versions", "versions": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }],
+        }),
+        json!({
+            "name": "priority",
+            "bytes": h(model::record(5, &nonce)),
+            "records": [{ "type": "priority", "nonce": h(&nonce) }],
+        }),
+        json!({
+            "name": "ack of three",
+            "bytes": h(model::record(0, &ids_payload(&[i1, i2, i3]))),
+            "records": [{ "type": "ack", "ids": j_ids(&[i1, i2, i3]) }],
+        }),
+        json!({
+            "name": "offer of the most identifiers a record holds",
+            "bytes": h(model::record(2, &ids_payload(&many))),
+            "records": [{ "type": "offer", "ids": j_ids(&many) }],
+        }),
+        json!({
+            "name": "request",
+            "bytes": h(model::record(3, &ids_payload(&[i2]))),
+            "records": [{ "type": "request", "ids": j_ids(&[i2]) }],
+        }),
+        json!({
+            "name": "message",
+            "bytes": h(model::record(1, &raw)),
+            "records": [{
+                "type": "message",
+                "raw": h(&raw),
+                "message_id": h(model::message_id(&group, 1_764_590_400_000, &body)),
+            }],
+        }),
+        json!({
+            "name": "received: ranges with gaps, up to the last number",
+            "bytes": h(model::record(6, &ranges(&[(0, 3), (4, 1), (10, 6), (u32::MAX, 1)]))),
+            "records": [{ "type": "received", "ranges": [[0, 3], [4, 1], [10, 6], [u32::MAX, 1]] }],
+        }),
+        json!({
+            "name": "unknown record types are skipped",
+            "bytes": h([model::record(7, b"later"), model::record(255, &[]), model::record(4, &[1])].concat()),
+            "records": [
+                { "type": "unknown", "record_type": 7 },
+                { "type": "unknown", "record_type": 255 },
+                { "type": "versions", "versions": [1] },
+            ],
+        }),
+        json!({
+            "name": "a stream of records",
+            "bytes": h([
+                model::record(4, &[1]),
+                model::record(5, &nonce),
+                model::record(1, &raw),
+                model::record(6, &ranges(&[(0, 1)])),
+                model::record(0, &i1),
+            ].concat()),
+            "records": [
+                { "type": "versions", "versions": [1] },
+                { "type": "priority", "nonce": h(&nonce) },
+                {
+                    "type": "message",
+                    "raw": h(&raw),
+                    "message_id": h(model::message_id(&group, 1_764_590_400_000, &body)),
+                },
+                { "type": "received", "ranges": [[0, 1]] },
+                { "type": "ack", "ids": [h(i1)] },
+            ],
+        }),
+    ];
+    let invalid = |name: &str, bytes: Vec<u8>, error: &str| json!({ "name": name, "bytes": h(bytes), "error": error });
+    let too_long_ts = model::raw_message(&group, 253_402_300_800_000, &body);
+    let invalid_records = vec![
+        invalid(
+            "record version 0",
+            model::record(4, &[1])
+                .iter()
+                .enumerate()
+                .map(|(i, b)| if i == 0 { 0 } else { *b })
+                .collect(),
+            "unsupported-record-version",
+        ),
+        invalid(
+            "record version 2, refused before its payload arrives",
+            vec![2, 4, 0, 1],
+            "unsupported-record-version",
+        ),
+        invalid(
+            "payload over 49,152 bytes, refused from the header alone",
+            vec![1, 1, 0xc0, 0x01],
+            "record-too-large",
+        ),
+        invalid("empty ack", model::record(0, &[]), "malformed-record"),
+        invalid(
+            "ack of 31 bytes",
+            model::record(0, &[0; 31]),
+            "malformed-record",
+        ),
+        invalid(
+            "offer of 33 bytes",
+            model::record(2, &[0; 33]),
+            "malformed-record",
+        ),
+        invalid("empty request", model::record(3, &[]), "malformed-record"),
+        invalid("empty versions", model::record(4, &[]), "malformed-record"),
+        invalid(
+            "eleven versions",
+            model::record(4, &[1; 11]),
+            "malformed-record",
+        ),
+        invalid(
+            "priority of 15 bytes",
+            model::record(5, &[0; 15]),
+            "malformed-record",
+        ),
+        invalid(
+            "priority of 17 bytes",
+            model::record(5, &[0; 17]),
+            "malformed-record",
+        ),
+        invalid("empty received", model::record(6, &[]), "malformed-record"),
+        invalid(
+            "received of 12 bytes",
+            model::record(6, &[0; 12]),
+            "malformed-record",
+        ),
+        invalid(
+            "received range of no numbers",
+            model::record(6, &ranges(&[(5, 0)])),
+            "malformed-record",
+        ),
+        invalid(
+            "received range past 2^32",
+            model::record(6, &ranges(&[(u32::MAX, 2)])),
+            "malformed-record",
+        ),
+        invalid(
+            "received ranges that touch",
+            model::record(6, &ranges(&[(0, 2), (2, 1)])),
+            "malformed-record",
+        ),
+        invalid(
+            "received ranges that overlap",
+            model::record(6, &ranges(&[(0, 3), (2, 1)])),
+            "malformed-record",
+        ),
+        invalid(
+            "received ranges out of order",
+            model::record(6, &ranges(&[(5, 1), (0, 1)])),
+            "malformed-record",
+        ),
+        invalid(
+            "message of a header only",
+            model::record(1, &raw[..40]),
+            "malformed-message",
+        ),
+        invalid(
+            "message shorter than a header",
+            model::record(1, &raw[..39]),
+            "malformed-message",
+        ),
+        invalid(
+            "message timestamp past year 9999",
+            model::record(1, &too_long_ts),
+            "malformed-message",
+        ),
+        invalid(
+            "message body over 32,768 bytes",
+            model::record(1, &model::raw_message(&group, 0, &[0; 32_769])),
+            "malformed-message",
+        ),
+        invalid(
+            "stream ends inside a header",
+            vec![1, 4, 0],
+            "truncated-record",
+        ),
+        invalid(
+            "stream ends inside a payload",
+            model::record(0, &i1)[..20].to_vec(),
+            "truncated-record",
+        ),
+    ];
+    let retransmission: Vec<Value> = [
+        (30_000u64, 0u32),
+        (30_000, 1),
+        (30_000, 9),
+        (30_000, 10),
+        (30_000, 11),
+        (0, 0),
+        (4_999, 2),
+        (28 * 86_400_000, 0),
+    ]
+    .into_iter()
+    .map(|(l, n)| json!({ "max_latency_ms": l, "tx_count": n, "interval_ms": model::retransmission_interval(l, n).to_string() }))
+    .collect();
+    json!({
+        "spec": "spec/sync.md",
+        "description": "Groups: the group id of (client, major_version, descriptor). Messages: the raw message and message id of (group_id, timestamp, body); timestamps are decimal strings. Records: 'valid' streams of records that a reader must split into exactly 'records' (and a writer reproduce byte for byte, except unknown types); 'invalid' record streams a reader must refuse with 'error' (the first error found, reading from the start; truncated-record at the end of the input). Retransmission: the interval from a transmission to its expiry, in ms, as a decimal string.",
+        "groups": groups,
+        "messages": messages,
+        "records": { "valid": valid, "invalid": invalid_records },
+        "retransmission": retransmission,
+    })
+}
+
+fn messaging() -> Value {
+    use ed25519_dalek::SigningKey;
+    let public = |name: &str| {
+        SigningKey::from_bytes(&key(name))
+            .verifying_key()
+            .to_bytes()
+    };
+    let (alice, bob, carol) = (
+        public("alice identity"),
+        public("bob identity"),
+        public("carol identity"),
+    );
+    let conversations: Vec<Value> = [(alice, bob), (bob, alice), (alice, carol)]
+        .into_iter()
+        .map(|(a, b)| {
+            let descriptor = model::conversation_descriptor(&a, &b);
+            json!({
+                "our_identity": h(a),
+                "their_identity": h(b),
+                "descriptor": h(&descriptor),
+                "group_id": h(model::group_id("thicket.messaging", 1, &descriptor)),
+            })
+        })
+        .collect();
+    let texts: Vec<Value> = [
+        "hi".to_string(),
+        "two lines\nand a\ttab".to_string(),
+        "ünïcødé ✓ 🌲".to_string(),
+        "x".repeat(255),
+        "y".repeat(256),
+        "z".repeat(32_000),
+    ]
+    .into_iter()
+    .map(|t| json!({ "text": t, "body": h(model::text_body(&t)) }))
+    .collect();
+    let body = |items: &[&[u8]]| [&[0x60][..], &items.concat(), &[0x80]].concat();
+    let invalid = |name: &str, b: Vec<u8>| json!({ "name": name, "body": h(b) });
+    let text = |t: &str| {
+        let mut v = vec![0x41, u8::try_from(t.len()).unwrap()];
+        v.extend_from_slice(t.as_bytes());
+        v
+    };
+    let invalid_bodies = vec![
+        invalid("empty text", model::text_body("")),
+        invalid(
+            "text over 32,000 bytes",
+            model::text_body(&"x".repeat(32_001)),
+        ),
+        invalid("escape character", model::text_body("\u{1b}[2J")),
+        invalid("carriage return", model::text_body("a\rb")),
+        invalid("delete character", model::text_body("\u{7f}")),
+        invalid("C1 control character", model::text_body("\u{9b}31m")),
+        invalid("kind 1", body(&[&[0x21, 0x01], &text("hi")])),
+        invalid("no kind", body(&[&text("hi")])),
+        invalid(
+            "a third element",
+            body(&[&[0x21, 0x00], &text("hi"), &[0x00]]),
+        ),
+        invalid(
+            "text as raw bytes",
+            body(&[&[0x21, 0x00], &[0x51, 2, b'h', b'i']]),
+        ),
+        invalid("a dictionary", vec![0x70, 0x80]),
+        invalid("nested list", body(&[&[0x21, 0x00], &body(&[&text("hi")])])),
+        invalid(
+            "non-canonical length",
+            body(&[&[0x21, 0x00], &[0x42, 0, 2, b'h', b'i']]),
+        ),
+        invalid("trailing byte", [model::text_body("hi"), vec![0]].concat()),
+        invalid("not an encoding", vec![0xff]),
+    ];
+    json!({
+        "spec": "spec/messaging.md",
+        "description": "Conversations: the descriptor and group id of the conversation between two identity keys (the same whichever is ours). Texts: the body of a text message, and back. Invalid bodies: a validator must refuse each.",
+        "conversations": conversations,
+        "texts": texts,
+        "invalid_bodies": invalid_bodies,
     })
 }

@@ -231,6 +231,77 @@ pub fn key_file(
     out
 }
 
+/// `group id` of `spec/sync.md#clients-and-groups`.
+pub fn group_id(client: &str, major: u32, descriptor: &[u8]) -> [u8; 32] {
+    hash(
+        "thicket/sync/group-id",
+        &[client.as_bytes(), &major.to_be_bytes(), descriptor],
+    )
+}
+
+/// A raw message (`spec/sync.md#messages`).
+pub fn raw_message(group: &[u8; 32], timestamp: u64, body: &[u8]) -> Vec<u8> {
+    [&group[..], &timestamp.to_be_bytes(), body].concat()
+}
+
+/// A message identifier (`spec/sync.md#messages`).
+pub fn message_id(group: &[u8; 32], timestamp: u64, body: &[u8]) -> [u8; 32] {
+    hash(
+        "thicket/sync/message-id",
+        &[group, &timestamp.to_be_bytes(), body],
+    )
+}
+
+/// A record: version 1, type, `u16be` length, payload (`spec/sync.md#records`).
+pub fn record(record_type: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len()).expect("payload fits a record");
+    [&[1, record_type][..], &len.to_be_bytes(), payload].concat()
+}
+
+/// The retransmission interval after the `tx_count`-th transmission
+/// (`spec/sync.md#retransmission`).
+pub fn retransmission_interval(max_latency_ms: u64, tx_count: u32) -> u64 {
+    2 * max_latency_ms.max(5_000) * 2u64.pow(tx_count.min(10))
+}
+
+/// Canonical encoding of a string or raw value's type byte and length
+/// (`spec/encoding.md#types`): `base` is 0x41 for strings, 0x51 for raw.
+fn length_prefixed(base: u8, bytes: &[u8]) -> Vec<u8> {
+    let n = bytes.len();
+    let mut out = if let Ok(n) = u8::try_from(n) {
+        vec![base, n]
+    } else if let Ok(n) = u16::try_from(n) {
+        [&[base + 1][..], &n.to_be_bytes()].concat()
+    } else {
+        let n = u32::try_from(n).expect("under 4 GiB");
+        [&[base + 3][..], &n.to_be_bytes()].concat()
+    };
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// The conversation descriptor of two identity keys (`spec/messaging.md`).
+pub fn conversation_descriptor(a: &[u8; 32], b: &[u8; 32]) -> Vec<u8> {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    [
+        &[0x60][..],
+        &length_prefixed(0x51, lo),
+        &length_prefixed(0x51, hi),
+        &[0x80],
+    ]
+    .concat()
+}
+
+/// The body of a text message: the encoding of `[0, text]` (`spec/messaging.md`).
+pub fn text_body(text: &str) -> Vec<u8> {
+    [
+        &[0x60, 0x21, 0x00][..],
+        &length_prefixed(0x41, text.as_bytes()),
+        &[0x80],
+    ]
+    .concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

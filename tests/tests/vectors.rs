@@ -593,3 +593,181 @@ fn key_file_vectors() {
         );
     }
 }
+
+fn record_error_name(e: &bramble_proto::sync::RecordError) -> &'static str {
+    use bramble_proto::sync::RecordError as E;
+    match e {
+        E::UnsupportedVersion(_) => "unsupported-record-version",
+        E::TooLarge => "record-too-large",
+        E::Malformed(_) => "malformed-record",
+        E::MalformedMessage(_) => "malformed-message",
+        E::Truncated => "truncated-record",
+        other => panic!("not a reader error: {other:?}"),
+    }
+}
+
+fn read_records(
+    bytes: &[u8],
+    piece: usize,
+) -> Result<Vec<bramble_proto::sync::Record>, bramble_proto::sync::RecordError> {
+    let mut reader = bramble_proto::sync::RecordReader::new();
+    let mut out = Vec::new();
+    for mut chunk in bytes.chunks(piece.max(1)) {
+        while let Some(r) = reader.read(&mut chunk)? {
+            out.push(r);
+        }
+    }
+    reader.finish()?;
+    Ok(out)
+}
+
+#[test]
+fn sync_vectors() {
+    use bramble_proto::ids::{GroupId, MessageId};
+    use bramble_proto::sync::record::Range;
+    use bramble_proto::sync::{ClientId, Group, Message, Record};
+    let v = load("sync.json");
+    for case in v["groups"].as_array().unwrap() {
+        let group = Group::new(
+            ClientId::new(str(&case["client"])).unwrap(),
+            u32::try_from(u64(&case["major_version"])).unwrap(),
+            bytes(&case["descriptor"]),
+        )
+        .unwrap();
+        assert_eq!(
+            group.id().0,
+            array::<32>(&case["group_id"]),
+            "{}",
+            case["client"]
+        );
+    }
+    for case in v["messages"].as_array().unwrap() {
+        let ts: u64 = str(&case["timestamp"]).parse().unwrap();
+        let m = Message::new(
+            GroupId(array(&case["group_id"])),
+            Timestamp::from_millis(ts).unwrap(),
+            bytes(&case["body"]),
+        )
+        .unwrap();
+        assert_eq!(m.to_raw(), bytes(&case["raw"]));
+        assert_eq!(m.id().0, array::<32>(&case["message_id"]));
+        assert_eq!(Message::parse(&bytes(&case["raw"])).unwrap(), m);
+    }
+    let ids = |j: &Json| -> Vec<MessageId> {
+        j.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| MessageId(array(x)))
+            .collect()
+    };
+    for case in v["records"]["valid"].as_array().unwrap() {
+        let wire = bytes(&case["bytes"]);
+        let expected: Vec<Record> = case["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| match str(&r["type"]) {
+                "ack" => Record::Ack(ids(&r["ids"])),
+                "offer" => Record::Offer(ids(&r["ids"])),
+                "request" => Record::Request(ids(&r["ids"])),
+                "versions" => Record::Versions(
+                    r["versions"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| u8::try_from(u64(x)).unwrap())
+                        .collect(),
+                ),
+                "priority" => Record::Priority(array(&r["nonce"])),
+                "received" => Record::Received(
+                    r["ranges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| Range {
+                            first: u32::try_from(u64(&p[0])).unwrap(),
+                            count: u32::try_from(u64(&p[1])).unwrap(),
+                        })
+                        .collect(),
+                ),
+                "message" => {
+                    let m = Message::parse(&bytes(&r["raw"])).unwrap();
+                    assert_eq!(m.id().0, array::<32>(&r["message_id"]));
+                    Record::Message(m)
+                }
+                "unknown" => Record::Unknown(u8::try_from(u64(&r["record_type"])).unwrap()),
+                other => panic!("unknown record type in vector: {other}"),
+            })
+            .collect();
+        for piece in [1, 5, wire.len()] {
+            assert_eq!(
+                read_records(&wire, piece).unwrap(),
+                expected,
+                "{}",
+                case["name"]
+            );
+        }
+        if expected.iter().all(|r| !matches!(r, Record::Unknown(_))) {
+            let mut out = Vec::new();
+            for r in &expected {
+                r.encode(&mut out).unwrap();
+            }
+            assert_eq!(out, wire, "{}: re-encoding", case["name"]);
+        }
+    }
+    for case in v["records"]["invalid"].as_array().unwrap() {
+        let wire = bytes(&case["bytes"]);
+        for piece in [1, 3, wire.len()] {
+            let err = read_records(&wire, piece).unwrap_err();
+            assert_eq!(
+                record_error_name(&err),
+                str(&case["error"]),
+                "{}",
+                case["name"]
+            );
+        }
+    }
+    for case in v["retransmission"].as_array().unwrap() {
+        let start = Timestamp::from_millis(1_000_000).unwrap();
+        let interval: u64 = str(&case["interval_ms"]).parse().unwrap();
+        let n = u32::try_from(u64(&case["tx_count"])).unwrap();
+        let at = bramble_proto::sync::session::expiry(start, u64(&case["max_latency_ms"]), n);
+        assert_eq!(at.as_millis() - start.as_millis(), interval, "{case}");
+    }
+}
+
+#[test]
+fn messaging_vectors() {
+    use bramble_proto::messaging;
+    let v = load("messaging.json");
+    for case in v["conversations"].as_array().unwrap() {
+        let ours = VerifyingKey::from_bytes(&array(&case["our_identity"])).unwrap();
+        let theirs = VerifyingKey::from_bytes(&array(&case["their_identity"])).unwrap();
+        let group = messaging::conversation_group(&ours, &theirs);
+        assert_eq!(group.descriptor, bytes(&case["descriptor"]));
+        assert_eq!(group.id().0, array::<32>(&case["group_id"]));
+    }
+    for case in v["texts"].as_array().unwrap() {
+        let body = bytes(&case["body"]);
+        assert_eq!(messaging::encode_text(str(&case["text"])).unwrap(), body);
+        assert_eq!(messaging::parse_text(&body).unwrap(), str(&case["text"]));
+    }
+    for case in v["invalid_bodies"].as_array().unwrap() {
+        assert!(
+            messaging::parse_text(&bytes(&case["body"])).is_err(),
+            "{}",
+            case["name"]
+        );
+    }
+}
+
+#[test]
+fn every_label_is_in_the_spec() {
+    let spec = std::fs::read_to_string(thicket_tests::vectors::dir().join("../crypto.md")).unwrap();
+    for label in crypto::label::ALL {
+        assert!(
+            spec.contains(&format!("| `{label}` |")),
+            "{label} missing from crypto.md"
+        );
+    }
+}

@@ -7,6 +7,11 @@
 //! - [`wire`]: the canonical encoding of structured bodies (`spec/encoding.md`).
 //! - [`stream`]: the stream layer (`spec/stream.md`): per-period key state, tags, the
 //!   reordering window, [`stream::StreamWriter`] and [`stream::StreamReader`].
+//! - [`sync`]: the sync layer (`spec/sync.md`): groups, messages, records, and
+//!   [`sync::Session`], the state machine that acknowledges, offers, requests, sends and
+//!   retransmits over one connection or one-way stream, against a narrow
+//!   [`sync::SyncStore`] trait (with an in-memory implementation for tests).
+//! - [`messaging`]: the private messaging client (`spec/messaging.md`).
 //! - [`time`] and [`transport`]: timestamps, time periods and transport identifiers.
 //!
 //! # The sans-IO contract
@@ -41,6 +46,17 @@
 //! [`stream::StreamReader::finish`] when the transport reports the end of input, to tell
 //! a clean end from a truncated stream.
 //!
+//! # Order of calls on a sync session
+//!
+//! A [`sync::Session`] sits on a stream pair (duplex) or one stream (batch): hand it the
+//! plaintext the [`stream::StreamReader`] releases with `handle_input`, then drain
+//! `poll_transmit` into the [`stream::StreamWriter`] and flush, then drain `poll_event`;
+//! arm a timer from `poll_timeout` and call `handle_timeout` when it fires; call
+//! `notify_store_changed` when a message is added outside the session, and `close` when
+//! the connection ends. Each call that takes the store commits at most once, and
+//! acknowledges only what that commit made durable. The module docs of
+//! [`sync::session`] give the details.
+//!
 //! # Secrets
 //!
 //! Every secret type zeroizes its memory on drop and prints as `<redacted>` in `Debug`.
@@ -52,7 +68,9 @@ extern crate alloc;
 
 pub mod crypto;
 pub mod ids;
+pub mod messaging;
 pub mod stream;
+pub mod sync;
 
 pub mod time;
 pub mod transport;

@@ -23,6 +23,13 @@ pub const STREAM_FRAME_KEY: &str = "thicket/stream/frame-key";
 /// Frame-header mask key of one stream: `KDF(label, stream_secret)`.
 pub const STREAM_FRAME_HEADER_KEY: &str = "thicket/stream/frame-header-key";
 
+/// Identifier of a group: `H(label, client_id, u32be(major_version), descriptor)`
+/// (`spec/sync.md#groups`).
+pub const SYNC_GROUP_ID: &str = "thicket/sync/group-id";
+/// Identifier of a message: `H(label, group_id, u64be(timestamp), body)`
+/// (`spec/sync.md#messages`).
+pub const SYNC_MESSAGE_ID: &str = "thicket/sync/message-id";
+
 /// Key that seals the database key in the key file:
 /// `KDF(label, argon2id_output)` (`spec/store.md#key-file`).
 pub const STORE_KEY_ENCRYPTION_KEY: &str = "thicket/store/key-encryption-key";
@@ -39,6 +46,8 @@ pub const ALL: &[&str] = &[
     STREAM_TAG,
     STREAM_FRAME_KEY,
     STREAM_FRAME_HEADER_KEY,
+    SYNC_GROUP_ID,
+    SYNC_MESSAGE_ID,
     STORE_KEY_ENCRYPTION_KEY,
     STORE_KEY_FILE_CHECKSUM,
 ];
