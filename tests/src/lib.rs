@@ -12,4 +12,5 @@
 pub mod generate;
 pub mod model;
 pub mod replay;
+pub mod sim;
 pub mod vectors;

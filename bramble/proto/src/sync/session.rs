@@ -56,6 +56,8 @@ pub const MAX_QUEUED_ACKS: usize = 4096;
 const MESSAGES_PER_POLL: usize = 64;
 /// The most groups a session caches.
 const MAX_CACHED_GROUPS: usize = 64;
+/// The shortest time [`Session::poll_timeout`] asks to wait.
+const MIN_TIMER: Duration = Duration::from_secs(1);
 /// Retransmission intervals stop doubling after this many transmissions.
 const MAX_BACKOFF_DOUBLINGS: u32 = 10;
 /// The shortest latency retransmission is scaled by.
@@ -769,7 +771,11 @@ impl Session {
         let wrote = out.len() > start;
         if !wrote && self.mode == Mode::Duplex {
             match store.next_expiry(self.max_latency_ms) {
-                Ok(t) => self.next_expiry = t,
+                // A time already past means the store's queries disagree; never spin.
+                Ok(t) => {
+                    self.next_expiry =
+                        t.map(|t| t.max(now.checked_add(MIN_TIMER).unwrap_or(Timestamp::MAX)))
+                }
                 Err(e) => {
                     self.failed = true;
                     return Err(SyncError::Store(e));
