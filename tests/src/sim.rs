@@ -25,7 +25,7 @@ use bramble_proto::stream::{
     TransportKeysState,
 };
 use bramble_proto::sync::memory::MemoryStore;
-use bramble_proto::sync::{Group, Mode, Session, SessionConfig, SyncEvent, SyncStore, Visibility};
+use bramble_proto::sync::{Mode, Session, SessionConfig, SyncEvent, SyncStore, Visibility};
 use bramble_proto::time::{PeriodLength, Timestamp};
 use bramble_proto::transport::TransportId;
 use chacha20::ChaCha20Rng;
@@ -58,7 +58,7 @@ pub fn seed(default: u64) -> u64 {
 }
 
 /// A peer's account as the simulation uses it: the sync store plus what the engine
-/// would keep next to it (stream keys, conversations).
+/// would keep next to it (contacts, stream keys).
 pub trait Backend {
     /// The store as a session with one contact sees it.
     type View<'a>: SyncStore
@@ -66,12 +66,14 @@ pub trait Backend {
         Self: 'a;
     /// The view for `contact`.
     fn view(&mut self, contact: u64) -> Self::View<'_>;
-    /// Adds the conversation with `contact` and shares it with them.
-    fn add_conversation(&mut self, contact: u64, group: &Group);
-    /// Writes a text message into a conversation; returns its identifier.
-    fn send_text(&mut self, group: &GroupId, text: &str, now: Timestamp) -> MessageId;
-    /// A conversation as shown: `(id, ours, text)` in order.
-    fn conversation(&mut self, group: &GroupId) -> Vec<(MessageId, bool, String)>;
+    /// The account's identity key.
+    fn identity(&mut self) -> VerifyingKey;
+    /// Adds a contact with its stream keys, and the conversation with it.
+    fn add_contact(&mut self, contact: u64, identity: &VerifyingKey, keys: &[TransportKeys]);
+    /// Writes a text message to a contact; returns its identifier.
+    fn send_text(&mut self, contact: u64, text: &str, now: Timestamp) -> MessageId;
+    /// The conversation with a contact as shown: `(id, ours, text)` in order.
+    fn conversation(&mut self, contact: u64) -> Vec<(MessageId, bool, String)>;
     /// `(tx_count, seen)` of a message towards a contact.
     fn delivery(&mut self, id: &MessageId, contact: u64) -> (u32, bool);
     /// Stream keys, as stored.
@@ -83,10 +85,26 @@ pub trait Backend {
 }
 
 /// The in-memory backend: everything committed is durable.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Memory {
+    identity: VerifyingKey,
     store: MemoryStore,
+    groups: BTreeMap<u64, GroupId>,
     keys: BTreeMap<(u64, String), TransportKeysState>,
+}
+
+impl Memory {
+    /// An account whose identity comes from `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_be_bytes());
+        Memory {
+            identity: SigningKey::from_seed(bytes).verifying_key(),
+            store: MemoryStore::new(),
+            groups: BTreeMap::new(),
+            keys: BTreeMap::new(),
+        }
+    }
 }
 
 impl Backend for Memory {
@@ -96,25 +114,35 @@ impl Backend for Memory {
         self.store.view(contact)
     }
 
-    fn add_conversation(&mut self, contact: u64, group: &Group) {
-        let id = self.store.add_group(group.clone());
-        self.store.set_visibility(contact, id, Visibility::Shared);
+    fn identity(&mut self) -> VerifyingKey {
+        self.identity
     }
 
-    fn send_text(&mut self, group: &GroupId, text: &str, now: Timestamp) -> MessageId {
+    fn add_contact(&mut self, contact: u64, identity: &VerifyingKey, keys: &[TransportKeys]) {
+        let group = messaging::conversation_group(&self.identity, identity);
+        let id = self.store.add_group(group);
+        self.store.set_visibility(contact, id, Visibility::Shared);
+        self.groups.insert(contact, id);
+        for k in keys {
+            self.save_keys(contact, k);
+        }
+    }
+
+    fn send_text(&mut self, contact: u64, text: &str, now: Timestamp) -> MessageId {
+        let group = self.groups[&contact];
         let latest = self
             .store
-            .conversation(group)
+            .conversation(&group)
             .last()
             .map(|(_, m, _)| m.timestamp);
         let at = messaging::next_timestamp(now, latest);
-        let m = messaging::text_message(*group, at, text).unwrap();
+        let m = messaging::text_message(group, at, text).unwrap();
         self.store.add_local_message(&m)
     }
 
-    fn conversation(&mut self, group: &GroupId) -> Vec<(MessageId, bool, String)> {
+    fn conversation(&mut self, contact: u64) -> Vec<(MessageId, bool, String)> {
         self.store
-            .conversation(group)
+            .conversation(&self.groups[&contact])
             .into_iter()
             .map(|(id, m, local)| (id, local, messaging::parse_text(m.body()).unwrap()))
             .collect()
@@ -138,6 +166,121 @@ impl Backend for Memory {
     }
 
     fn restart(&mut self) {}
+}
+
+/// The encrypted store backend: a real account on disk; a restart closes it (as a
+/// crash would: nothing but what was committed) and opens it again.
+#[derive(Debug)]
+pub struct Sql {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: Option<bramble_store::Store>,
+    contacts: BTreeMap<u64, bramble_store::ContactId>,
+}
+
+const SQL_PASSWORD: &str = "simulated password";
+
+impl Sql {
+    /// A new account in a temporary directory.
+    pub fn new(seed: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("account");
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let store = bramble_store::Store::create(
+            &path,
+            "peer",
+            SQL_PASSWORD,
+            bramble_store::KdfParams::new(256, 1, 1).unwrap(),
+            Timestamp::from_millis(EPOCH).unwrap(),
+            &mut rng,
+        )
+        .unwrap();
+        Sql {
+            _dir: dir,
+            path,
+            store: Some(store),
+            contacts: BTreeMap::new(),
+        }
+    }
+
+    /// The open store.
+    pub fn store(&mut self) -> &mut bramble_store::Store {
+        self.store.as_mut().unwrap()
+    }
+}
+
+impl Backend for Sql {
+    type View<'a> = bramble_store::SyncView<'a>;
+
+    fn view(&mut self, contact: u64) -> Self::View<'_> {
+        let id = self.contacts[&contact];
+        self.store().sync_view(id)
+    }
+
+    fn identity(&mut self) -> VerifyingKey {
+        self.store().identity().unwrap().signing_key.verifying_key()
+    }
+
+    fn add_contact(&mut self, contact: u64, identity: &VerifyingKey, keys: &[TransportKeys]) {
+        let states: Vec<TransportKeysState> = keys.iter().map(TransportKeys::to_state).collect();
+        let id = self
+            .store()
+            .add_contact(
+                &bramble_store::NewContact {
+                    nickname: "contact",
+                    alias: None,
+                    signing_public: *identity,
+                    handshake_public: bramble_proto::crypto::AgreementPublicKey(
+                        [contact as u8; 32],
+                    ),
+                    role: Role::Alice,
+                    verified: false,
+                    added_at: Timestamp::from_millis(EPOCH).unwrap(),
+                },
+                &states,
+            )
+            .unwrap();
+        self.contacts.insert(contact, id);
+    }
+
+    fn send_text(&mut self, contact: u64, text: &str, now: Timestamp) -> MessageId {
+        let id = self.contacts[&contact];
+        self.store().send_private_message(id, text, now).unwrap()
+    }
+
+    fn conversation(&mut self, contact: u64) -> Vec<(MessageId, bool, String)> {
+        let id = self.contacts[&contact];
+        self.store()
+            .conversation(id, None, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, m.ours, m.text))
+            .collect()
+    }
+
+    fn delivery(&mut self, id: &MessageId, contact: u64) -> (u32, bool) {
+        let c = self.contacts[&contact];
+        let s = self.store().message_status(*id, c).unwrap().unwrap();
+        (s.tx_count, s.seen)
+    }
+
+    fn keys(&mut self, contact: u64, transport: &TransportId) -> TransportKeys {
+        let c = self.contacts[&contact];
+        let state = self.store().transport_keys(c, transport).unwrap().unwrap();
+        TransportKeys::from_state(state).unwrap()
+    }
+
+    fn save_keys(&mut self, contact: u64, keys: &TransportKeys) {
+        let c = self.contacts[&contact];
+        self.store()
+            .save_transport_keys(&[(c, &keys.to_state())])
+            .unwrap();
+    }
+
+    fn restart(&mut self) {
+        drop(self.store.take());
+        self.store = Some(bramble_store::Store::open(&self.path, SQL_PASSWORD).unwrap());
+    }
 }
 
 /// How a link between two peers behaves.
@@ -234,9 +377,6 @@ struct Conn {
 struct Peer<B> {
     backend: B,
     offset: i64,
-    identity: VerifyingKey,
-    /// Contact id (= peer index + 1) → conversation group.
-    groups: BTreeMap<usize, GroupId>,
 }
 
 /// What one message should become.
@@ -305,49 +445,43 @@ fn contact_of(peer: usize) -> u64 {
 }
 
 impl<B: Backend> Sim<B> {
-    /// Peers made by `make`, with clock offsets (ms, may be negative), all contacts of
+    /// Peers on the given backends, with clock offsets (ms, may be negative), all contacts of
     /// each other; the links say how they can reach each other.
     pub fn new(seed: u64, backends: Vec<B>, offsets: &[i64], links: Vec<Link>) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut peers: Vec<Peer<B>> = backends
             .into_iter()
             .zip(offsets)
-            .map(|(backend, &offset)| {
-                let mut seed = [0u8; 32];
-                rng.fill_bytes(&mut seed);
-                Peer {
-                    backend,
-                    offset,
-                    identity: SigningKey::from_seed(seed).verifying_key(),
-                    groups: BTreeMap::new(),
-                }
-            })
+            .map(|(backend, &offset)| Peer { backend, offset })
             .collect();
-        // Every pair shares a conversation and, per transport, keys from a root key
-        // agreed at EPOCH (what the contact exchange will do).
+        // Every pair are contacts with, per transport, keys from a root key agreed at
+        // EPOCH (what the contact exchange will do).
         let transports = [TransportId::TOR, TransportId::LAN, TransportId::FILE];
         for a in 0..peers.len() {
             for b in a + 1..peers.len() {
-                let group = messaging::conversation_group(&peers[a].identity, &peers[b].identity);
                 let mut root = [0u8; 32];
                 rng.fill_bytes(&mut root);
                 for (me, them, role) in [(a, b, Role::Alice), (b, a, Role::Bob)] {
-                    peers[me].backend.add_conversation(contact_of(them), &group);
-                    peers[me].groups.insert(them, group.id());
-                    for t in &transports {
-                        let len =
-                            PeriodLength::for_max_latency(t.spec_max_latency().unwrap()).unwrap();
-                        let start = len.period_of(Timestamp::from_millis(EPOCH).unwrap());
-                        let keys = TransportKeys::derive(
-                            &RootKey::new(SecretKey::from_bytes(root)),
-                            role,
-                            t.clone(),
-                            len,
-                            start,
-                        )
-                        .unwrap();
-                        peers[me].backend.save_keys(contact_of(them), &keys);
-                    }
+                    let keys: Vec<TransportKeys> = transports
+                        .iter()
+                        .map(|t| {
+                            let len = PeriodLength::for_max_latency(t.spec_max_latency().unwrap())
+                                .unwrap();
+                            let start = len.period_of(Timestamp::from_millis(EPOCH).unwrap());
+                            TransportKeys::derive(
+                                &RootKey::new(SecretKey::from_bytes(root)),
+                                role,
+                                t.clone(),
+                                len,
+                                start,
+                            )
+                            .unwrap()
+                        })
+                        .collect();
+                    let identity = peers[them].backend.identity();
+                    peers[me]
+                        .backend
+                        .add_contact(contact_of(them), &identity, &keys);
                 }
             }
         }
@@ -469,9 +603,10 @@ impl<B: Backend> Sim<B> {
                 }
             }
             Event::Send { from, to, text } => {
-                let group = self.peers[from].groups[&to];
                 let now = self.local(from, self.now);
-                let id = self.peers[from].backend.send_text(&group, &text, now);
+                let id = self.peers[from]
+                    .backend
+                    .send_text(contact_of(to), &text, now);
                 self.sent.insert(id, Sent { from, to, text });
                 self.stats.sent += 1;
                 for c in 0..self.conns.len() {
@@ -862,10 +997,8 @@ impl<B: Backend> Sim<B> {
             );
         }
         for p in 0..self.peers.len() {
-            let groups: Vec<(usize, GroupId)> =
-                self.peers[p].groups.iter().map(|(k, v)| (*k, *v)).collect();
-            for (other, group) in groups {
-                let shown = self.peers[p].backend.conversation(&group);
+            for other in (0..self.peers.len()).filter(|o| *o != p) {
+                let shown = self.peers[p].backend.conversation(contact_of(other));
                 let mut expected: Vec<&MessageId> = self
                     .sent
                     .iter()

@@ -21,7 +21,7 @@ fn pairs(n: usize) -> Vec<(usize, usize)> {
 }
 
 fn memory(n: usize) -> Vec<Memory> {
-    (0..n).map(|_| Memory::default()).collect()
+    (0..n as u64).map(Memory::new).collect()
 }
 
 /// Offsets within ±11.5 h, so that any two clocks differ by at most 23 h.
@@ -279,6 +279,47 @@ fn busy_links_cut_while_messages_and_acknowledgements_cross() {
         chatter(&mut sim, seed, n, 300, HOUR);
         for k in 0..12u64 {
             sim.restart_at(EPOCH + k * 5 * MINUTE + seed % 997, (k % n as u64) as usize);
+        }
+        sim.run_until(EPOCH + HOUR);
+        heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());
+    }
+}
+
+/// The same chaos on the encrypted store: a restart closes the database and opens it
+/// again, so only what was committed survives, and the sessions' stores are the ones
+/// the engine will use.
+#[test]
+fn on_the_encrypted_store_restarts_and_cuts_lose_nothing_and_duplicate_nothing() {
+    use thicket_tests::sim::Sql;
+    for default_seed in 1..=2 {
+        let seed = sim::seed(600 + default_seed);
+        let n = 3;
+        let links: Vec<Link> = pairs(n)
+            .into_iter()
+            .map(|(a, b)| {
+                let mut d = Duplex {
+                    mean_life: 4 * SECOND,
+                    redial: 20 * SECOND,
+                    ..tor(0, 0)
+                };
+                d.down = vec![(EPOCH + 10 * MINUTE, EPOCH + 20 * MINUTE)];
+                Link {
+                    peers: (a, b),
+                    duplex: Some(d),
+                    files: Some(Files {
+                        every: 15 * MINUTE,
+                        max_delay: 10 * MINUTE,
+                        loss: 0.3,
+                        duplicate: 0.3,
+                    }),
+                }
+            })
+            .collect();
+        let backends = (0..n as u64).map(|i| Sql::new(seed * 10 + i)).collect();
+        let mut sim = Sim::new(seed, backends, &offsets(seed, n), links);
+        chatter(&mut sim, seed, n, 80, HOUR);
+        for k in 0..9u64 {
+            sim.restart_at(EPOCH + k * 7 * MINUTE + seed % 997, (k % n as u64) as usize);
         }
         sim.run_until(EPOCH + HOUR);
         heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());

@@ -161,7 +161,8 @@ const CONTACT_COLUMNS: &str =
     "id, nickname, alias, signing_public, handshake_public, role, verified, added_at";
 
 impl Store {
-    /// Adds a contact with its stream keys for every transport, in one transaction.
+    /// Adds a contact with its stream keys for every transport and its private
+    /// conversation (`spec/messaging.md`), in one transaction.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] if the identity key is already a contact; database
@@ -175,6 +176,8 @@ impl Store {
         if let Some(alias) = new.alias {
             crate::account::check_name(alias)?;
         }
+        let ours = self.identity()?.signing_key.verifying_key();
+        let conversation = bramble_proto::messaging::conversation_group(&ours, &new.signing_public);
         let tx = self.conn.transaction()?;
         let exists: Option<i64> = tx
             .query_row(
@@ -205,6 +208,21 @@ impl Store {
         for state in keys {
             transport_keys::insert(&tx, id, state)?;
         }
+        // The private conversation (`spec/messaging.md`), shared with them alone.
+        tx.execute(
+            "INSERT INTO groups (id, client_id, major_version, descriptor) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+            params![
+                &conversation.id().0[..],
+                conversation.client.as_str(),
+                conversation.major_version,
+                &conversation.descriptor
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, 2)",
+            params![id.0, &conversation.id().0[..]],
+        )?;
         tx.commit()?;
         Ok(id)
     }

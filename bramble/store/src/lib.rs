@@ -31,6 +31,7 @@ mod key_file;
 mod messages;
 mod schema;
 mod settings;
+mod sync;
 mod transport_keys;
 
 use std::fs::File;
@@ -44,6 +45,7 @@ pub use kdf::KdfParams;
 pub use key_file::KeyFile;
 pub use messages::{MessageState, MessageStatus, NewMessage, StatusInit, Visibility};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+pub use sync::{ConversationCursor, ConversationMessage, SyncView};
 
 /// An unlocked account.
 ///

@@ -10,58 +10,42 @@ use crate::contacts::ContactId;
 use crate::error::{Result, StoreError};
 use crate::{Store, db, from_sql, to_sql};
 
-/// Whether a group is synced with a contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    /// Not at all: messages from the contact for the group are dropped, not acked.
-    Invisible,
-    /// Messages from the contact are accepted and acked, ours are never sent.
-    Visible,
-    /// Messages are accepted from and sent to the contact.
-    Shared,
-}
+pub use bramble_proto::sync::{MessageState, Visibility};
 
-impl Visibility {
-    fn to_sql(self) -> i64 {
-        match self {
-            Visibility::Invisible => 0,
-            Visibility::Visible => 1,
-            Visibility::Shared => 2,
-        }
-    }
-
-    fn from_sql(v: i64) -> Result<Self> {
-        Ok(match v {
-            0 => Visibility::Invisible,
-            1 => Visibility::Visible,
-            2 => Visibility::Shared,
-            _ => return Err(StoreError::InvalidData("a visibility is invalid")),
-        })
+pub(crate) fn visibility_to_sql(v: Visibility) -> i64 {
+    match v {
+        Visibility::Invisible => 0,
+        Visibility::Visible => 1,
+        Visibility::Shared => 2,
     }
 }
 
-/// Where a message is in validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageState {
-    /// Stored, not yet validated.
-    Unknown,
-    /// Failed validation.
-    Invalid,
-    /// Valid, waiting for dependencies.
-    Pending,
-    /// Valid and delivered to its client.
-    Delivered,
+pub(crate) fn visibility_from_sql(v: i64) -> Result<Visibility> {
+    Ok(match v {
+        0 => Visibility::Invisible,
+        1 => Visibility::Visible,
+        2 => Visibility::Shared,
+        _ => return Err(StoreError::InvalidData("a visibility is invalid")),
+    })
 }
 
-impl MessageState {
-    fn to_sql(self) -> i64 {
-        match self {
-            MessageState::Unknown => 0,
-            MessageState::Invalid => 1,
-            MessageState::Pending => 2,
-            MessageState::Delivered => 3,
-        }
+pub(crate) fn state_to_sql(s: MessageState) -> i64 {
+    match s {
+        MessageState::Unknown => 0,
+        MessageState::Invalid => 1,
+        MessageState::Pending => 2,
+        MessageState::Delivered => 3,
     }
+}
+
+pub(crate) fn state_from_sql(v: i64) -> Result<MessageState> {
+    Ok(match v {
+        0 => MessageState::Unknown,
+        1 => MessageState::Invalid,
+        2 => MessageState::Pending,
+        3 => MessageState::Delivered,
+        _ => return Err(StoreError::InvalidData("a message state is invalid")),
+    })
 }
 
 /// A message to store.
@@ -145,7 +129,8 @@ impl Store {
         Ok(())
     }
 
-    /// Sets whether a group is synced with a contact.
+    /// Sets whether a group is synced with a contact. Sharing it makes every delivered,
+    /// shared message of the group sendable to the contact.
     ///
     /// # Errors
     /// Database errors (an unknown group or contact breaks a foreign key).
@@ -155,11 +140,23 @@ impl Store {
         group: GroupId,
         visibility: Visibility,
     ) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, ?3)
              ON CONFLICT (contact_id, group_id) DO UPDATE SET visibility = excluded.visibility",
-            params![contact.0, &group.0[..], visibility.to_sql()],
+            params![contact.0, &group.0[..], visibility_to_sql(visibility)],
         )?;
+        if visibility == Visibility::Shared {
+            // Everything already delivered and shared in the group becomes sendable.
+            tx.execute(
+                "INSERT INTO message_status (message_id, contact_id)
+                 SELECT id, ?1 FROM messages
+                 WHERE group_id = ?2 AND state = 3 AND shared = 1
+                 ON CONFLICT DO NOTHING",
+                params![contact.0, &group.0[..]],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -176,7 +173,7 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()?;
-        v.map_or(Ok(Visibility::Invisible), Visibility::from_sql)
+        v.map_or(Ok(Visibility::Invisible), visibility_from_sql)
     }
 
     /// Stores messages with their metadata, dependencies and per-contact states, in one
@@ -210,7 +207,7 @@ impl Store {
                     &m.group.0[..],
                     to_sql(m.timestamp.as_millis())?,
                     m.local,
-                    m.state.to_sql(),
+                    state_to_sql(m.state),
                     m.shared,
                     m.raw,
                     to_sql(m.received_at.as_millis())?
@@ -282,7 +279,7 @@ impl Store {
     pub fn set_message_state(&mut self, id: MessageId, state: MessageState) -> Result<()> {
         self.conn.execute(
             "UPDATE messages SET state = ?1 WHERE id = ?2",
-            params![state.to_sql(), &id.0[..]],
+            params![state_to_sql(state), &id.0[..]],
         )?;
         Ok(())
     }

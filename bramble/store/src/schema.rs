@@ -10,12 +10,15 @@ use rusqlite::Connection;
 use crate::error::{Result, StoreError};
 
 /// The schema version this build creates and understands.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 const FRESH: &str = include_str!("schema/schema.sql");
 
 /// `MIGRATIONS[i]` upgrades version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1_to_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/v1_to_v2.sql"),
+    include_str!("schema/v2_to_v3.sql"),
+];
 
 /// The schema version of an open database (0 for an empty one).
 pub(crate) fn version(conn: &Connection) -> Result<i64> {

@@ -468,11 +468,13 @@ fn fresh_schema() -> Vec<String> {
 
 const V1_SCHEMA: &str = include_str!("../tests/fixtures/v1_schema.sql");
 const V1_DATA: &str = include_str!("../tests/fixtures/v1_data.sql");
+const V2_SCHEMA: &str = include_str!("../tests/fixtures/v2_schema.sql");
+const V2_DATA: &str = include_str!("../tests/fixtures/v2_data.sql");
 
 #[test]
 fn every_older_schema_upgrades_to_exactly_the_fresh_one() {
     // One fixture per older version; add one here for every version that ships.
-    let fixtures: &[(i64, &str, &str)] = &[(1, V1_SCHEMA, V1_DATA)];
+    let fixtures: &[(i64, &str, &str)] = &[(1, V1_SCHEMA, V1_DATA), (2, V2_SCHEMA, V2_DATA)];
     assert_eq!(
         fixtures.len() as i64,
         schema::CURRENT_VERSION - 1,
@@ -623,4 +625,76 @@ fn io_errors_map_to_kinds() {
     assert!(matches!(full, StoreError::DiskFull));
     let denied: StoreError = std::io::Error::from(std::io::ErrorKind::PermissionDenied).into();
     assert_eq!(denied.kind(), crate::ErrorKind::Io);
+}
+
+#[test]
+fn a_full_disk_stops_a_sync_session_before_it_acknowledges_anything() {
+    use bramble_proto::messaging;
+    use bramble_proto::sync::{Mode, Session, SessionConfig, SyncError};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = new_account(&tmp.path().join("a"));
+    let mut g = new_account(&tmp.path().join("g"));
+    let add = |store: &mut Store, other: &Store| {
+        let theirs = other.identity().unwrap().signing_key.verifying_key();
+        store
+            .add_contact(
+                &NewContact {
+                    nickname: "them",
+                    alias: None,
+                    signing_public: theirs,
+                    handshake_public: bramble_proto::crypto::AgreementPublicKey([1; 32]),
+                    role: Role::Alice,
+                    verified: false,
+                    added_at: now(),
+                },
+                &[],
+            )
+            .unwrap()
+    };
+    let (ca, cg) = (add(&mut a, &g), add(&mut g, &a));
+    let big = "y".repeat(30_000);
+    for _ in 0..20 {
+        a.send_private_message(ca, &big, now()).unwrap();
+    }
+    let config = SessionConfig {
+        mode: Mode::Duplex,
+        max_latency: Duration::from_secs(30),
+        priority: None,
+    };
+    let mut sa = Session::new(config);
+    let mut bytes = Vec::new();
+    while sa
+        .poll_transmit(now(), &mut a.sync_view(ca), &mut bytes, 1 << 20)
+        .unwrap()
+    {}
+    let pages: i64 = g
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    g.conn
+        .execute_batch(&format!("PRAGMA max_page_count = {};", pages + 8))
+        .unwrap();
+    let mut sg = Session::new(config);
+    let err = sg
+        .handle_input(
+            now(),
+            &bytes,
+            &mut g.sync_view(cg),
+            &messaging::validators(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, SyncError::Store(StoreError::DiskFull)),
+        "{err:?}"
+    );
+    let mut out = Vec::new();
+    assert!(
+        sg.poll_transmit(now(), &mut g.sync_view(cg), &mut out, 1 << 16)
+            .is_err()
+    );
+    assert!(out.is_empty(), "no acknowledgement of what was not stored");
+    assert!(
+        g.conversation(cg, None, 100).unwrap().is_empty(),
+        "nothing half-stored"
+    );
 }

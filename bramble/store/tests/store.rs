@@ -15,6 +15,8 @@ mod crash;
 mod data;
 #[path = "store/on_disk.rs"]
 mod on_disk;
+#[path = "store/sync.rs"]
+mod sync;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -312,13 +312,15 @@ impl SyncStore for MemoryView<'_> {
     }
 
     fn quarantined(&mut self) -> Result<usize, InjectedFailure> {
+        let c = self.contact;
         Ok(self
             .store
             .messages
-            .values()
-            .filter(|m| {
-                m.source == Some(self.contact)
+            .iter()
+            .filter(|(id, m)| {
+                !m.local
                     && matches!(m.state, MessageState::Pending | MessageState::Invalid)
+                    && self.store.status.contains_key(&(c, **id))
             })
             .count())
     }

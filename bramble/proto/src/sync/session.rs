@@ -663,6 +663,7 @@ impl Session {
                 Vec::new()
             },
             ack_owed,
+            received_at: now,
         });
         match state {
             MessageState::Delivered => {

@@ -97,6 +97,8 @@ pub struct ReceivedMessage {
     /// Whether the store must remember that the contact is owed an acknowledgement
     /// (the session could not send one itself).
     pub ack_owed: bool,
+    /// When it was received, by our clock.
+    pub received_at: Timestamp,
 }
 
 impl fmt::Debug for ReceivedMessage {
@@ -194,7 +196,8 @@ pub trait SyncStore {
         id: &MessageId,
     ) -> Result<Vec<(MessageId, GroupId)>, Self::Error>;
 
-    /// How many stored messages received from this contact are pending or invalid.
+    /// How many stored messages that are not ours, are pending or invalid, and that the
+    /// contact sent or offered us.
     ///
     /// # Errors
     /// Store errors.

@@ -1,4 +1,4 @@
--- The current schema (version 2), created directly for a new account.
+-- The current schema (version 3), created directly for a new account.
 -- src/tests.rs checks that upgrading every older schema gives exactly this.
 -- Every table is STRICT; booleans are 0/1 with CHECKs; times are Unix milliseconds.
 
@@ -108,7 +108,10 @@ CREATE TABLE messages (
     received_at INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX messages_by_group ON messages (group_id, timestamp);
+CREATE INDEX messages_by_group ON messages (group_id, timestamp, id);
+
+-- Pending and invalid messages, counted against the contacts they came from.
+CREATE INDEX messages_quarantined ON messages (state) WHERE state IN (1, 2);
 
 CREATE TABLE message_metadata (
     message_id BLOB NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
@@ -134,9 +137,23 @@ CREATE TABLE message_status (
 
 CREATE INDEX message_status_by_contact ON message_status (contact_id, seen, expiry);
 
+-- Acknowledgements owed and requests received, per contact.
+CREATE INDEX message_status_owed_acks ON message_status (contact_id) WHERE ack = 1;
+CREATE INDEX message_status_requested ON message_status (contact_id) WHERE requested = 1;
+
 -- A dependency may name a message not received yet.
 CREATE TABLE message_dependencies (
     message_id BLOB NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     dependency_id BLOB NOT NULL CHECK (length(dependency_id) = 32),
     PRIMARY KEY (message_id, dependency_id)
 ) STRICT;
+
+CREATE INDEX message_dependencies_by_dependency ON message_dependencies (dependency_id);
+
+-- Version 3: received messages the user has not read yet.
+CREATE TABLE unread_messages (
+    message_id BLOB PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    group_id BLOB NOT NULL
+) STRICT;
+
+CREATE INDEX unread_messages_by_group ON unread_messages (group_id);
