@@ -294,6 +294,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("UPDATE messages SET raw = NULL WHERE id = ?1", [&id.0[..]])?;
         tx.execute(
+            "DELETE FROM unread_messages WHERE (group_id, timestamp, message_id) =
+             (SELECT group_id, timestamp, id FROM messages WHERE id = ?1)",
+            [&id.0[..]],
+        )?;
+        tx.execute(
             "DELETE FROM message_metadata WHERE message_id = ?1",
             [&id.0[..]],
         )?;

@@ -53,12 +53,15 @@ fn message_id(bytes: Vec<u8>) -> Result<MessageId> {
 }
 
 /// Conditions for a message `m` with status `s` being sendable to `s.contact_id`
-/// (`spec/sync.md#what-a-duplex-session-writes`).
-const SENDABLE: &str = "FROM message_status s
-     JOIN messages m ON m.id = s.message_id
+/// (`spec/sync.md#what-a-duplex-session-writes`), after `FROM message_status s` and the
+/// index to read it by.
+const SENDABLE: &str = "JOIN messages m ON m.id = s.message_id
      JOIN group_visibility v ON v.contact_id = s.contact_id AND v.group_id = m.group_id
      WHERE s.contact_id = ?1 AND s.seen = 0 AND m.state = 3 AND m.shared = 1
        AND m.raw IS NOT NULL AND v.visibility = 2";
+
+/// Statuses by (contact, seen, expiry): unacknowledged messages, soonest due first.
+const BY_EXPIRY: &str = "FROM message_status s INDEXED BY message_status_by_contact";
 
 impl Store {
     /// The store as a sync session with `contact` sees it.
@@ -90,6 +93,16 @@ impl Store {
     pub fn ensure_conversation(&mut self, contact: ContactId) -> Result<GroupId> {
         let group = self.conversation_group(contact)?;
         let id = group.id();
+        let exists: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT visibility FROM group_visibility WHERE contact_id = ?1 AND group_id = ?2",
+            )?
+            .query_row(params![contact.0, &id.0[..]], |row| row.get(0))
+            .optional()?;
+        if exists == Some(2) {
+            return Ok(id);
+        }
         self.add_group(
             id,
             group.client.as_str(),
@@ -184,7 +197,8 @@ impl Store {
                     u.message_id IS NULL
              FROM messages m
              LEFT JOIN message_status s ON s.message_id = m.id AND s.contact_id = ?2
-             LEFT JOIN unread_messages u ON u.message_id = m.id
+             LEFT JOIN unread_messages u
+               ON u.group_id = m.group_id AND u.timestamp = m.timestamp AND u.message_id = m.id
              WHERE m.group_id = ?1 AND m.state = 3 AND m.raw IS NOT NULL
                AND (m.timestamp, m.id) < (?3, ?4)
              ORDER BY m.timestamp DESC, m.id DESC
@@ -256,7 +270,8 @@ impl Store {
     /// Database errors.
     pub fn mark_read(&mut self, id: MessageId) -> Result<()> {
         self.conn.execute(
-            "DELETE FROM unread_messages WHERE message_id = ?1",
+            "DELETE FROM unread_messages WHERE (group_id, timestamp, message_id) =
+             (SELECT group_id, timestamp, id FROM messages WHERE id = ?1)",
             [&id.0[..]],
         )?;
         Ok(())
@@ -286,13 +301,28 @@ fn share(
     group: &GroupId,
     except: Option<ContactId>,
 ) -> Result<()> {
-    tx.execute(
-        "INSERT INTO message_status (message_id, contact_id)
-         SELECT ?1, contact_id FROM group_visibility
-         WHERE group_id = ?2 AND visibility = 2 AND contact_id IS NOT ?3
-         ON CONFLICT DO NOTHING",
-        params![&id.0[..], &group.0[..], except.map(|c| c.0)],
+    for contact in sharing(tx, group, except)? {
+        add_status(tx, id, contact)?;
+    }
+    Ok(())
+}
+
+/// The contacts a group is shared with, but `except`.
+fn sharing(tx: &Transaction<'_>, group: &GroupId, except: Option<ContactId>) -> Result<Vec<i64>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT contact_id FROM group_visibility
+         WHERE group_id = ?1 AND visibility = 2 AND contact_id IS NOT ?2",
     )?;
+    let rows = stmt.query_map(params![&group.0[..], except.map(|c| c.0)], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn add_status(tx: &Transaction<'_>, id: &MessageId, contact: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO message_status (message_id, contact_id) VALUES (?1, ?2)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![&id.0[..], contact])?;
     Ok(())
 }
 
@@ -441,7 +471,9 @@ impl SyncStore for SyncView<'_> {
     fn requested_messages(&mut self, n: usize) -> Result<Vec<OutgoingMessage>> {
         self.outgoing(
             &format!(
-                "SELECT m.id, m.raw, s.tx_count {SENDABLE} AND s.requested = 1
+                "SELECT m.id, m.raw, s.tx_count
+                 FROM message_status s INDEXED BY message_status_requested {SENDABLE}
+                   AND s.requested = 1
                  ORDER BY m.timestamp, m.id LIMIT ?2"
             ),
             &[&self.contact.0, &limit(n)],
@@ -452,7 +484,7 @@ impl SyncStore for SyncView<'_> {
         // Never transmitted means expiry 0: the first rows of the status index.
         self.outgoing(
             &format!(
-                "SELECT m.id, m.raw, s.tx_count {SENDABLE}
+                "SELECT m.id, m.raw, s.tx_count {BY_EXPIRY} {SENDABLE}
                    AND m.local = 1 AND s.tx_count = 0 AND s.requested = 0
                  ORDER BY s.expiry LIMIT ?2"
             ),
@@ -461,38 +493,59 @@ impl SyncStore for SyncView<'_> {
     }
 
     fn due_offers(&mut self, now: Timestamp, max_latency_ms: u64, n: usize) -> Result<Vec<Due>> {
-        self.due(
+        // Expired (never transmitted counts as expiry 0), in index order...
+        let mut due = self.due(
             &format!(
-                "SELECT m.id, s.tx_count {SENDABLE}
-                   AND s.requested = 0 AND NOT (m.local = 1 AND s.tx_count = 0)
-                   AND (s.tx_count = 0 OR s.expiry <= ?2 OR s.max_latency > ?3)
-                 ORDER BY m.timestamp, m.id LIMIT ?4"
+                "SELECT m.id, s.tx_count {BY_EXPIRY} {SENDABLE}
+                   AND s.expiry <= ?2 AND s.requested = 0 AND NOT (m.local = 1 AND s.tx_count = 0)
+                 ORDER BY s.expiry LIMIT ?3"
             ),
-            &[
-                &self.contact.0,
-                &to_sql(now.as_millis())?,
-                &to_sql(max_latency_ms)?,
-                &limit(n),
-            ],
-        )
+            &[&self.contact.0, &to_sql(now.as_millis())?, &limit(n)],
+        )?;
+        // ...then last sent over a slower transport, whatever their expiry.
+        if due.len() < n {
+            let slower = self.due(
+                &format!(
+                    "SELECT m.id, s.tx_count
+                     FROM message_status s INDEXED BY message_status_by_latency {SENDABLE}
+                       AND s.max_latency > ?2 AND s.expiry > ?3 AND s.requested = 0
+                     LIMIT ?4"
+                ),
+                &[
+                    &self.contact.0,
+                    &to_sql(max_latency_ms)?,
+                    &to_sql(now.as_millis())?,
+                    &limit(n - due.len()),
+                ],
+            )?;
+            due.extend(slower);
+        }
+        Ok(due)
     }
 
     fn next_expiry(&mut self, max_latency_ms: u64) -> Result<Option<Timestamp>> {
-        let t: Option<i64> = self.store.conn.query_row(
-            &format!(
-                "SELECT min(s.expiry) {SENDABLE}
+        let t: Option<i64> = self
+            .store
+            .conn
+            .prepare_cached(&format!(
+                "SELECT s.expiry {BY_EXPIRY} {SENDABLE}
                    AND s.requested = 0 AND s.tx_count > 0
-                   AND (s.max_latency IS NULL OR s.max_latency <= ?2)"
-            ),
-            params![self.contact.0, to_sql(max_latency_ms)?],
-            |row| row.get(0),
-        )?;
+                   AND (s.max_latency IS NULL OR s.max_latency <= ?2)
+                 ORDER BY s.expiry LIMIT 1"
+            ))?
+            .query_row(params![self.contact.0, to_sql(max_latency_ms)?], |row| {
+                row.get(0)
+            })
+            .optional()?;
         t.map(timestamp).transpose()
     }
 
     fn unacked_messages(&mut self) -> Result<Vec<Due>> {
         self.due(
-            &format!("SELECT m.id, s.tx_count {SENDABLE} ORDER BY s.tx_count, m.timestamp, m.id"),
+            &format!(
+                "SELECT m.id, s.tx_count {BY_EXPIRY} {SENDABLE}
+                 ORDER BY s.tx_count, m.timestamp, m.id"
+            ),
             &[&self.contact.0],
         )
     }
@@ -500,7 +553,10 @@ impl SyncStore for SyncView<'_> {
     fn sendable_message(&mut self, id: &MessageId) -> Result<Option<OutgoingMessage>> {
         Ok(self
             .outgoing(
-                &format!("SELECT m.id, m.raw, s.tx_count {SENDABLE} AND s.message_id = ?2"),
+                &format!(
+                    "SELECT m.id, m.raw, s.tx_count FROM message_status s {SENDABLE}
+                       AND s.message_id = ?2"
+                ),
                 &[&self.contact.0, &&id.0[..]],
             )?
             .pop())
@@ -529,9 +585,12 @@ impl SyncStore for SyncView<'_> {
                  ON CONFLICT DO NOTHING",
             )?;
             let mut unread = tx.prepare_cached(
-                "INSERT INTO unread_messages (message_id, group_id) VALUES (?1, ?2)
+                "INSERT INTO unread_messages (group_id, timestamp, message_id)
+                 SELECT group_id, timestamp, id FROM messages WHERE id = ?1
                  ON CONFLICT DO NOTHING",
             )?;
+            let mut sharers: std::collections::BTreeMap<GroupId, Vec<i64>> =
+                std::collections::BTreeMap::new();
             for r in &changes.received {
                 let valid = r.state != MessageState::Invalid;
                 let id = &r.id.0[..];
@@ -557,17 +616,27 @@ impl SyncStore for SyncView<'_> {
                     }
                 }
                 if r.state == MessageState::Delivered {
-                    unread.execute(params![id, &r.message.group.0[..]])?;
-                    share(&tx, &r.id, &r.message.group, Some(self.contact))?;
+                    unread.execute([id])?;
+                    // One lookup per group and commit: a batch is mostly of one group.
+                    let others = match sharers.get(&r.message.group) {
+                        Some(o) => o,
+                        None => sharers.entry(r.message.group).or_insert(sharing(
+                            &tx,
+                            &r.message.group,
+                            Some(self.contact),
+                        )?),
+                    };
+                    for other in others {
+                        add_status(&tx, &r.id, *other)?;
+                    }
                 }
             }
             for (id, state) in &changes.states {
                 let group: Option<Vec<u8>> = tx
-                    .query_row(
+                    .prepare_cached(
                         "UPDATE messages SET state = ?2 WHERE id = ?1 RETURNING group_id",
-                        params![&id.0[..], state_to_sql(*state)],
-                        |row| row.get(0),
-                    )
+                    )?
+                    .query_row(params![&id.0[..], state_to_sql(*state)], |row| row.get(0))
                     .optional()?;
                 let Some(group) = group else { continue };
                 let group = GroupId(array32(group)?);
@@ -583,7 +652,7 @@ impl SyncStore for SyncView<'_> {
                         )?;
                     }
                     MessageState::Delivered => {
-                        unread.execute(params![&id.0[..], &group.0[..]])?;
+                        unread.execute([&id.0[..]])?;
                         // Not back to a contact that holds it: they have a status row.
                         share(&tx, id, &group, None)?;
                     }

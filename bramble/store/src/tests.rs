@@ -441,9 +441,7 @@ fn contents(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, V
     tables
         .into_iter()
         .map(|table| {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
-                .unwrap();
+            let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
             let n = stmt.column_count();
             let rows = stmt
                 .query_map([], |r| {
@@ -455,6 +453,9 @@ fn contents(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, V
                 .unwrap()
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .unwrap();
+            // Sorted: a table without rowid has no insertion order to read by.
+            let mut rows = rows;
+            rows.sort();
             (table, rows)
         })
         .collect()

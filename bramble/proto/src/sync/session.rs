@@ -53,7 +53,7 @@ pub const MAX_IN_FLIGHT: usize = 4096;
 /// the store remember them.
 pub const MAX_QUEUED_ACKS: usize = 4096;
 /// How many messages one call to [`Session::poll_transmit`] loads at most.
-const MESSAGES_PER_POLL: usize = 64;
+const MESSAGES_PER_POLL: usize = 256;
 /// The most groups a session caches.
 const MAX_CACHED_GROUPS: usize = 64;
 /// The shortest time [`Session::poll_timeout`] asks to wait.
@@ -847,15 +847,20 @@ impl Session {
                         self.send(now, m, out, &mut written, &mut changes, &mut sent);
                     }
                 }
+                // A full page of fresh messages means there may be more: those come
+                // before offers, on the next call.
+                let mut more_fresh = false;
                 if !full(out) {
-                    for m in store.fresh_messages(MESSAGES_PER_POLL)? {
+                    let fresh = store.fresh_messages(MESSAGES_PER_POLL)?;
+                    more_fresh = fresh.len() == MESSAGES_PER_POLL;
+                    for m in fresh {
                         if full(out) {
                             break;
                         }
                         self.send(now, m, out, &mut written, &mut changes, &mut sent);
                     }
                 }
-                if !full(out) {
+                if !full(out) && !more_fresh {
                     let due: Vec<_> = store
                         .due_offers(now, self.max_latency_ms, MAX_IDS)?
                         .into_iter()

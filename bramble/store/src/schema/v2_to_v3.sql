@@ -1,12 +1,12 @@
 -- Schema version 2 to 3: what sync sessions and the private conversation query.
 
--- Received messages the user has not read yet.
+-- Received messages the user has not read yet, in conversation order.
 CREATE TABLE unread_messages (
-    message_id BLOB PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
-    group_id BLOB NOT NULL
-) STRICT;
-
-CREATE INDEX unread_messages_by_group ON unread_messages (group_id);
+    group_id BLOB NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    timestamp INTEGER NOT NULL,
+    message_id BLOB NOT NULL,
+    PRIMARY KEY (group_id, timestamp, message_id)
+) STRICT, WITHOUT ROWID;
 
 -- Conversations are read in timestamp order with ties broken by identifier.
 DROP INDEX messages_by_group;
@@ -21,3 +21,6 @@ CREATE INDEX message_dependencies_by_dependency ON message_dependencies (depende
 -- Acknowledgements owed and requests received, per contact.
 CREATE INDEX message_status_owed_acks ON message_status (contact_id) WHERE ack = 1;
 CREATE INDEX message_status_requested ON message_status (contact_id) WHERE requested = 1;
+-- Unacknowledged messages last sent over a given latency, for a faster transport to resend.
+CREATE INDEX message_status_by_latency ON message_status (contact_id, max_latency)
+    WHERE seen = 0;

@@ -282,3 +282,35 @@ fn retransmission_state_survives_a_restart() {
         Some(DeliveryState::Delivered)
     );
 }
+
+#[test]
+fn a_batch_stream_carries_everything_unacknowledged_and_its_acks_come_back() {
+    let (mut a, mut g) = pair();
+    for t in ["one", "two"] {
+        a.store.send_private_message(a.contact, t, now()).unwrap();
+    }
+    let batch = |mode| {
+        Session::new(SessionConfig {
+            mode,
+            max_latency: Duration::from_secs(28 * 86_400),
+            priority: None,
+        })
+    };
+    let mut out = batch(Mode::SendOnly);
+    let file = a.out(&mut out, at(1));
+    assert!(out.is_finished());
+    let mut read = batch(Mode::ReceiveOnly);
+    g.input(&mut read, at(2), &file);
+    read.close(&mut g.store.sync_view(g.contact)).unwrap();
+    assert_eq!(g.texts().len(), 2);
+    let mut back = batch(Mode::SendOnly);
+    let file = g.out(&mut back, at(3));
+    let mut read = batch(Mode::ReceiveOnly);
+    a.input(&mut read, at(4), &file);
+    let shown = a.store.conversation(a.contact, None, 10).unwrap();
+    assert!(
+        shown
+            .iter()
+            .all(|m| m.delivery == Some(DeliveryState::Delivered))
+    );
+}
