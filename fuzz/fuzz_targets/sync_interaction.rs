@@ -217,8 +217,10 @@ fuzz_target!(|input: Input| {
                 let latest = w.sides[s]
                     .store
                     .conversation(&w.group)
-                    .last()
-                    .map(|(_, m, _)| m.timestamp);
+                    .iter()
+                    .filter(|(_, _, ours)| *ours)
+                    .map(|(_, m, _)| m.timestamp)
+                    .max();
                 let at = messaging::next_timestamp(now, latest);
                 let m = messaging::text_message(w.group, at, &text).expect("valid text");
                 let id = w.sides[s].store.add_local_message(&m);

@@ -133,8 +133,10 @@ impl Backend for Memory {
         let latest = self
             .store
             .conversation(&group)
-            .last()
-            .map(|(_, m, _)| m.timestamp);
+            .iter()
+            .filter(|(_, _, ours)| *ours)
+            .map(|(_, m, _)| m.timestamp)
+            .max();
         let at = messaging::next_timestamp(now, latest);
         let m = messaging::text_message(group, at, text).unwrap();
         self.store.add_local_message(&m)

@@ -7,7 +7,7 @@ use bramble_proto::ids::{GroupId, MessageId};
 use bramble_proto::messaging;
 use bramble_proto::sync::memory::MemoryStore;
 use bramble_proto::sync::record::{self, Range, Record, RecordReader};
-use bramble_proto::sync::session::{MAX_OFFERED, MAX_QUARANTINED, expiry};
+use bramble_proto::sync::session::{MAX_OFFERED, MAX_PENDING, MAX_QUEUED_ACKS, expiry};
 use bramble_proto::sync::{
     ClientId, Group, Invalid, Message, Mode, PeerError, Session, SessionConfig, SyncError,
     SyncEvent, Validated, Validator, Validators, Visibility,
@@ -421,6 +421,21 @@ fn dependencies_hold_messages_back_until_delivered_and_invalidity_spreads() {
         Range { first: 0, count: 4 },
         Range { first: 5, count: 1 },
     ])));
+    // Learnt invalid within the step it arrived in: not acknowledged at all.
+    let bad2 = Message::new(g, t(20), vec![0xff, 1]).unwrap();
+    let m6 = chain_message(g, 6, &[&bad2]);
+    feed(&mut b, &mut s, &[&m6, &bad2]);
+    assert_eq!(state(&b, &m6), Some(Invalid));
+    let mut out = Vec::new();
+    s.poll_transmit(t(100), &mut b.view(A), &mut out, 1 << 16)
+        .unwrap();
+    assert!(
+        records(&out)
+            .iter()
+            .all(|r| !matches!(r, Record::Received(_))),
+        "{:?}",
+        records(&out)
+    );
 }
 
 fn hostile_session(b: &mut Peer) -> Session {
@@ -471,7 +486,7 @@ fn messages_for_hidden_groups_invalid_or_from_the_future_are_dropped_unacknowled
 }
 
 #[test]
-fn offer_floods_unknown_records_and_quarantine_are_bounded() {
+fn offer_floods_and_unknown_records_are_bounded_and_unanswered_requests_age_out() {
     let (_, mut b) = pair();
     let mut s = hostile_session(&mut b);
     // 5 x 1536 offered identifiers: at most MAX_OFFERED are requested.
@@ -490,18 +505,28 @@ fn offer_floods_unknown_records_and_quarantine_are_bounded() {
         bytes.extend_from_slice(&[1, 99, 0, 3, 1, 2, 3]);
         b.input(&mut s, t(1), &bytes);
     }
-    let requested: usize = records(&b.out(&mut s, t(1)))
-        .iter()
-        .map(|r| match r {
-            Record::Request(ids) => ids.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(requested, MAX_OFFERED);
+    let requested = |out: &[u8]| -> usize {
+        records(out)
+            .iter()
+            .map(|r| match r {
+                Record::Request(ids) => ids.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    assert_eq!(requested(&b.out(&mut s, t(1))), MAX_OFFERED);
+    // The contact never answers. A minute later new offers are requested again.
+    let fresh: Vec<MessageId> = (0..10u8).map(|i| MessageId([i; 32])).collect();
+    let mut offer = Vec::new();
+    record::write_offer(&mut offer, &fresh).unwrap();
+    b.input(&mut s, t(30_000), &offer);
+    assert_eq!(requested(&b.out(&mut s, t(30_000))), 0, "still waiting");
+    b.input(&mut s, t(61_000), &offer);
+    assert_eq!(requested(&b.out(&mut s, t(61_000))), 10);
 }
 
 #[test]
-fn pending_and_invalid_messages_from_one_contact_are_capped() {
+fn pending_messages_from_one_contact_are_capped_and_the_excess_is_not_acknowledged() {
     let group = Group::new(ClientId::new("test.chain").unwrap(), 0, Vec::new()).unwrap();
     let mut b = MemoryStore::new();
     let g = b.add_group(group);
@@ -510,7 +535,7 @@ fn pending_and_invalid_messages_from_one_contact_are_capped() {
     let mut bytes = Vec::new();
     record::write_versions(&mut bytes, &[1]).unwrap();
     let missing = MessageId([0xee; 32]);
-    for i in 0..MAX_QUARANTINED as u64 + 10 {
+    for i in 0..MAX_PENDING as u64 + 10 {
         // Each waits for a message that never comes; distinct by timestamp.
         let body = [&[1u8][..], &missing.0].concat();
         let m = Message::new(g, t(i), body).unwrap();
@@ -519,7 +544,44 @@ fn pending_and_invalid_messages_from_one_contact_are_capped() {
     s.handle_input(t(100_000), &bytes, &mut b.view(A), &chain_clients())
         .unwrap();
     let stored = b.messages().count();
-    assert_eq!(stored, MAX_QUARANTINED);
+    assert_eq!(stored, MAX_PENDING);
+    assert!(b.commits() >= 4, "large inputs are committed in steps");
+    let mut out = Vec::new();
+    s.poll_transmit(t(100_000), &mut b.view(A), &mut out, 1 << 16)
+        .unwrap();
+    assert!(records(&out).contains(&Record::Received(vec![Range {
+        first: 0,
+        count: u32::try_from(MAX_PENDING).unwrap()
+    }])));
+}
+
+#[test]
+fn acknowledgements_a_contact_does_not_read_go_to_the_store_not_memory() {
+    let (mut a, mut b) = pair();
+    let n = MAX_QUEUED_ACKS + 5;
+    for i in 0..n {
+        a.say(t(i as u64), "m");
+    }
+    let mut sa = duplex(true);
+    let bytes = a.out(&mut sa, t(1 << 20));
+    let mut sb = duplex(false);
+    b.input(&mut sb, t(1 << 20), &bytes);
+    let owed: usize = b
+        .store
+        .messages()
+        .filter(|(id, _)| b.store.status(id, A).is_some_and(|s| s.ack))
+        .count();
+    assert_eq!(owed, 5);
+    let out = b.out(&mut sb, t(1 << 20));
+    let r = records(&out);
+    assert!(r.contains(&Record::Received(vec![Range {
+        first: 0,
+        count: u32::try_from(MAX_QUEUED_ACKS).unwrap()
+    }])));
+    assert!(
+        r.iter()
+            .any(|x| matches!(x, Record::Ack(ids) if ids.len() == 5))
+    );
 }
 
 #[test]
@@ -601,11 +663,14 @@ fn messages_read_before_a_violation_are_kept_and_a_failed_commit_acknowledges_no
     let r = sb.handle_input(t(1), &bytes, &mut b.store.view(A), &messaging::validators());
     assert!(matches!(r, Err(SyncError::Store(_))));
     b.store.set_failing(false);
-    let mut out = Vec::new();
+    // Nothing left to acknowledge, now or on the next connection.
+    sb.close(&mut b.store.view(A)).unwrap();
+    assert_eq!(b.store.messages().count(), 0, "nothing was stored");
+    let mut next = batch(Mode::SendOnly);
+    let out = b.out(&mut next, t(2));
     assert!(
-        sb.poll_transmit(t(1), &mut b.store.view(A), &mut out, 1 << 16)
-            .is_err()
+        records(&out).iter().all(|r| !matches!(r, Record::Ack(_))),
+        "no acknowledgement of what was not stored"
     );
-    assert!(out.is_empty(), "no acknowledgement of what was not stored");
     assert!(b.shown().is_empty());
 }

@@ -215,9 +215,14 @@ impl Store {
             return Err(StoreError::CorruptDatabase);
         }
         let mut conn = db::open(&db_path, &db_key, false)?;
-        schema::check(&conn)?;
+        let found = schema::check(&conn)?;
         db::configure(&conn)?;
         schema::upgrade(&mut conn)?;
+        if found < 3 {
+            // Schema 3 gives every contact a private conversation; older accounts'
+            // contacts get theirs now.
+            crate::sync::ensure_conversations(&mut conn)?;
+        }
         // Finish any erasure a crash interrupted: pages overwritten in the log are not
         // yet overwritten in the database file.
         db::checkpoint(&conn)?;

@@ -85,8 +85,9 @@ impl Store {
         Ok(messaging::conversation_group(&ours, &theirs))
     }
 
-    /// Creates the private conversation with a contact and shares it with them, if it
-    /// does not exist yet. [`Store::add_contact`] does this for every new contact.
+    /// Creates the private conversation with a contact and shares it with them, unless
+    /// its visibility is already set. [`Store::add_contact`] does this for every new
+    /// contact, and an upgrade from schema 2 for every existing one.
     ///
     /// # Errors
     /// As [`Store::conversation_group`].
@@ -100,7 +101,8 @@ impl Store {
             )?
             .query_row(params![contact.0, &id.0[..]], |row| row.get(0))
             .optional()?;
-        if exists == Some(2) {
+        if exists.is_some() {
+            // Whatever the visibility: one the user set stays.
             return Ok(id);
         }
         self.add_group(
@@ -162,8 +164,10 @@ impl Store {
             })
         })?;
         let group = self.ensure_conversation(contact)?;
+        // After our own latest message only: a contact's timestamps (which may be a day
+        // ahead) must not push ours.
         let latest: Option<i64> = self.conn.query_row(
-            "SELECT max(timestamp) FROM messages WHERE group_id = ?1",
+            "SELECT max(timestamp) FROM messages WHERE group_id = ?1 AND local = 1",
             [&group.0[..]],
             |row| row.get(0),
         )?;
@@ -291,6 +295,51 @@ impl Store {
             .message_status(id, contact)?
             .map(|s| DeliveryState::of(s.tx_count, s.seen)))
     }
+}
+
+/// Gives every contact whose identity key is valid a private conversation shared with
+/// them, unless its visibility is already set, in one transaction.
+pub(crate) fn ensure_conversations(conn: &mut rusqlite::Connection) -> Result<()> {
+    let ours: Vec<u8> = conn.query_row(
+        "SELECT signing_key FROM local_identity WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let ours = zeroize::Zeroizing::new(ours);
+    let seed = zeroize::Zeroizing::new(array32(ours.to_vec())?);
+    let ours = bramble_proto::crypto::SigningKey::from_seed(*seed).verifying_key();
+    let tx = conn.transaction()?;
+    let contacts: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT id, signing_public FROM contacts")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (contact, key) in contacts {
+        let Some(theirs) = array32(key)
+            .ok()
+            .and_then(|k| bramble_proto::crypto::VerifyingKey::from_bytes(&k).ok())
+        else {
+            continue;
+        };
+        let group = messaging::conversation_group(&ours, &theirs);
+        let id = group.id();
+        tx.execute(
+            "INSERT INTO groups (id, client_id, major_version, descriptor) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+            params![
+                &id.0[..],
+                group.client.as_str(),
+                group.major_version,
+                &group.descriptor
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, 2)
+             ON CONFLICT DO NOTHING",
+            params![contact, &id.0[..]],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Makes a delivered message sendable to every contact its group is shared with, but
@@ -449,16 +498,20 @@ impl SyncStore for SyncView<'_> {
         .collect()
     }
 
-    fn quarantined(&mut self) -> Result<usize> {
-        let n: i64 = self.store.conn.query_row(
+    fn quarantined(&mut self) -> Result<(usize, usize)> {
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT count(*) FROM messages m
-             WHERE m.state IN (1, 2) AND m.local = 0
+             WHERE m.state = ?2 AND m.local = 0
                AND EXISTS (SELECT 1 FROM message_status s
                            WHERE s.message_id = m.id AND s.contact_id = ?1)",
-            [self.contact.0],
-            |row| row.get(0),
         )?;
-        usize::try_from(n).map_err(|_| StoreError::InvalidData("a count is negative"))
+        let mut count = |state: MessageState| -> Result<usize> {
+            let n: i64 = stmt.query_row(params![self.contact.0, state_to_sql(state)], |row| {
+                row.get(0)
+            })?;
+            usize::try_from(n).map_err(|_| StoreError::InvalidData("a count is negative"))
+        };
+        Ok((count(MessageState::Pending)?, count(MessageState::Invalid)?))
     }
 
     fn owed_acks(&mut self, n: usize) -> Result<Vec<MessageId>> {
@@ -569,7 +622,10 @@ impl SyncStore for SyncView<'_> {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (id, group_id, timestamp, local, state, shared, raw, received_at)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (id) DO NOTHING",
+                 ON CONFLICT (id) DO UPDATE
+                 SET state = excluded.state, shared = excluded.shared, raw = excluded.raw,
+                     received_at = excluded.received_at
+                 WHERE messages.state = 0",
             )?;
             let mut status = tx.prepare_cached(
                 "INSERT INTO message_status (message_id, contact_id, ack, seen) VALUES (?1, ?2, ?3, 1)

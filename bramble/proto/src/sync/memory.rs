@@ -311,18 +311,18 @@ impl SyncStore for MemoryView<'_> {
             .collect())
     }
 
-    fn quarantined(&mut self) -> Result<usize, InjectedFailure> {
+    fn quarantined(&mut self) -> Result<(usize, usize), InjectedFailure> {
         let c = self.contact;
-        Ok(self
-            .store
-            .messages
-            .iter()
-            .filter(|(id, m)| {
-                !m.local
-                    && matches!(m.state, MessageState::Pending | MessageState::Invalid)
-                    && self.store.status.contains_key(&(c, **id))
-            })
-            .count())
+        let held = |state| {
+            self.store
+                .messages
+                .iter()
+                .filter(|(id, m)| {
+                    !m.local && m.state == state && self.store.status.contains_key(&(c, **id))
+                })
+                .count()
+        };
+        Ok((held(MessageState::Pending), held(MessageState::Invalid)))
     }
 
     fn owed_acks(&mut self, limit: usize) -> Result<Vec<MessageId>, InjectedFailure> {
@@ -435,7 +435,11 @@ impl SyncStore for MemoryView<'_> {
         let c = self.contact;
         let store = &mut *self.store;
         for r in &changes.received {
-            if store.messages.contains_key(&r.id) {
+            let known = store
+                .messages
+                .get(&r.id)
+                .is_some_and(|m| m.state != MessageState::Unknown);
+            if known {
                 let s = store.status.entry((c, r.id)).or_default();
                 s.seen = true;
                 s.ack |= r.ack_owed;

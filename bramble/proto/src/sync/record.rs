@@ -49,7 +49,7 @@ pub mod record_type {
     pub const RECEIVED: u8 = 6;
 }
 
-/// A run of message numbers `first .. first + count` (`spec/sync.md#received`).
+/// A run of message numbers `first .. first + count` (`spec/sync.md#message-numbers`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
     /// The first message number.

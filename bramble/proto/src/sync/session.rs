@@ -45,13 +45,18 @@ pub const SYNC_VERSION: u8 = 1;
 /// The most offered message identifiers a session keeps to request
 /// (`spec/sync.md#limits`).
 pub const MAX_OFFERED: usize = 1000;
-/// The most messages from one contact that may wait, pending or invalid, in the store.
-pub const MAX_QUARANTINED: usize = 1000;
+/// The most messages from one contact that may wait in the store for dependencies.
+pub const MAX_PENDING: usize = 1000;
+/// The most invalid messages from one contact the store keeps tombstones of; further
+/// invalid messages are dropped without one (and requested again if offered again).
+pub const MAX_TOMBSTONES: usize = 10_000;
 /// The most messages sent in one connection whose acknowledgement a session waits for.
 pub const MAX_IN_FLIGHT: usize = 4096;
 /// The most acknowledgements by identifier a session holds in memory before it lets
 /// the store remember them.
 pub const MAX_QUEUED_ACKS: usize = 4096;
+/// The most messages one step commits: a larger input is committed in several steps.
+const MAX_STEP_MESSAGES: usize = 256;
 /// How many messages one call to [`Session::poll_transmit`] loads at most.
 const MESSAGES_PER_POLL: usize = 256;
 /// The most groups a session caches.
@@ -204,7 +209,7 @@ struct Step {
     acknowledged: Vec<MessageId>,
     ack_numbers: Vec<(u64, MessageId)>,
     ack_ids: Vec<MessageId>,
-    quarantined: Option<usize>,
+    quarantined: Option<(usize, usize)>,
 }
 
 impl Step {
@@ -224,6 +229,11 @@ impl Step {
             && let Some(r) = self.changes.received.get_mut(i)
         {
             r.state = state;
+            if state == MessageState::Invalid {
+                // Never acknowledge what turned out invalid in the same step.
+                r.ack_owed = false;
+                self.changes.acks_owed.retain(|a| *a != id);
+            }
         } else {
             self.changes.states.push((id, state));
         }
@@ -276,7 +286,7 @@ impl Step {
         Ok(out)
     }
 
-    fn quarantined<S: SyncStore>(&mut self, store: &mut S) -> Result<usize, S::Error> {
+    fn quarantined<S: SyncStore>(&mut self, store: &mut S) -> Result<(usize, usize), S::Error> {
         match self.quarantined {
             Some(n) => Ok(n),
             None => {
@@ -300,7 +310,7 @@ pub struct Session {
     ack_queue: VecDeque<MessageId>,
     unsent_acks: Vec<MessageId>,
     to_request: VecDeque<MessageId>,
-    requested: BTreeSet<MessageId>,
+    requested: BTreeMap<MessageId, Timestamp>,
     batch: Option<VecDeque<MessageId>>,
     finished: bool,
     next_expiry: Option<Timestamp>,
@@ -328,7 +338,7 @@ impl Session {
             ack_queue: VecDeque::new(),
             unsent_acks: Vec::new(),
             to_request: VecDeque::new(),
-            requested: BTreeSet::new(),
+            requested: BTreeMap::new(),
             batch: None,
             finished: false,
             next_expiry: None,
@@ -392,6 +402,9 @@ impl Session {
                     return Err(SyncError::Store(e));
                 }
             }
+            if step.changes.received.len() >= MAX_STEP_MESSAGES {
+                self.finish_step(core::mem::take(&mut step), store)?;
+            }
         }
         self.finish_step(step, store)?;
         if let Some(e) = peer_error {
@@ -437,12 +450,13 @@ impl Session {
         if !step.changes.requested.is_empty() || !step.changes.received.is_empty() {
             self.next_expiry = None;
         }
-        // Durable now: acknowledge.
-        for (n, id) in step.ack_numbers {
-            self.acknowledge_number(n, id);
+        // Durable now: acknowledge, except what turned out invalid within the step.
+        let invalid = |id: &MessageId| step.states.get(id) == Some(&MessageState::Invalid);
+        for (n, id) in step.ack_numbers.iter().filter(|(_, id)| !invalid(id)) {
+            self.acknowledge_number(*n, *id);
         }
-        for id in step.ack_ids {
-            self.acknowledge_id(id);
+        for id in step.ack_ids.iter().filter(|id| !invalid(id)) {
+            self.acknowledge_id(*id);
         }
         for (id, group) in step.delivered {
             self.events.push_back(SyncEvent::Delivered { id, group });
@@ -526,20 +540,22 @@ impl Session {
                 Ok(())
             }
             Record::Offer(ids) => {
+                self.forget_unanswered_requests(now);
                 for id in ids {
                     match step.state(&id, store).map_err(Handled::Store)? {
                         Some(MessageState::Pending | MessageState::Delivered) => {
                             step.changes.seen.push(id);
                             self.ack_by_id(id, step);
                         }
-                        Some(MessageState::Invalid | MessageState::Unknown) => {}
-                        None => {
-                            let outstanding = self.to_request.len() + self.requested.len();
-                            if self.mode == Mode::Duplex
-                                && outstanding < MAX_OFFERED
-                                && !self.requested.contains(&id)
-                                && !self.to_request.contains(&id)
+                        Some(MessageState::Invalid) => {}
+                        Some(MessageState::Unknown) | None => {
+                            if self.mode != Mode::Duplex
+                                || self.requested.contains_key(&id)
+                                || self.to_request.contains(&id)
                             {
+                                continue;
+                            }
+                            if self.to_request.len() + self.requested.len() < MAX_OFFERED {
                                 self.to_request.push_back(id);
                             }
                         }
@@ -553,6 +569,17 @@ impl Session {
             }
             Record::Unknown(_) => Ok(()),
         }
+    }
+
+    /// Forgets requests the contact has not answered within a retransmission interval,
+    /// so that they cannot fill the list for the rest of the connection; their
+    /// messages are requested again if offered again.
+    fn forget_unanswered_requests(&mut self, now: Timestamp) {
+        let answer_within = 2 * self.max_latency_ms.max(MIN_RETRANSMISSION_LATENCY_MS);
+        let cutoff = now
+            .checked_sub(Duration::from_millis(answer_within))
+            .unwrap_or(Timestamp::EPOCH);
+        self.requested.retain(|_, asked| *asked > cutoff);
     }
 
     /// Acknowledges a stored message by identifier once the step is committed.
@@ -602,8 +629,9 @@ impl Session {
                 self.acknowledge(number, id, step);
                 return Ok(());
             }
-            Some(MessageState::Invalid | MessageState::Unknown) => return Ok(()),
-            None => {}
+            Some(MessageState::Invalid) => return Ok(()),
+            // Stored but never validated (by an older version): decide now.
+            Some(MessageState::Unknown) | None => {}
         }
         let Some(entry) = self.group(&message.group, store).map_err(Handled::Store)? else {
             return Ok(());
@@ -639,11 +667,18 @@ impl Session {
             _ => (MessageState::Invalid, Default::default()),
         };
         if state != MessageState::Delivered {
-            let quarantined = step.quarantined(store).map_err(Handled::Store)?;
-            if quarantined >= MAX_QUARANTINED {
-                return Ok(());
+            let (pending, invalid) = step.quarantined(store).map_err(Handled::Store)?;
+            if state == MessageState::Pending {
+                if pending >= MAX_PENDING {
+                    return Ok(());
+                }
+                step.quarantined = Some((pending + 1, invalid));
+            } else {
+                if invalid >= MAX_TOMBSTONES {
+                    return Ok(());
+                }
+                step.quarantined = Some((pending, invalid + 1));
             }
-            step.quarantined = Some(quarantined + 1);
         }
         let group = message.group;
         let ack_owed = self.mode != Mode::Duplex;
@@ -684,9 +719,13 @@ impl Session {
     /// Acknowledges message `number` of this stream once the step is committed: by
     /// number in a duplex connection, else by the ack flag the store keeps.
     fn acknowledge(&mut self, number: u64, id: MessageId, step: &mut Step) {
-        match self.mode {
-            Mode::Duplex => step.ack_numbers.push((number, id)),
-            _ => step.changes.acks_owed.push(id),
+        let held = self.unsent_acks.len() + step.ack_numbers.len();
+        if self.mode == Mode::Duplex && held < MAX_QUEUED_ACKS {
+            step.ack_numbers.push((number, id));
+        } else {
+            // Not the duplex case, or a contact that does not read what we write: let
+            // the store remember the acknowledgement instead of our memory.
+            step.changes.acks_owed.push(id);
         }
     }
 
@@ -751,7 +790,7 @@ impl Session {
             return Ok(false);
         }
         let start = out.len();
-        let (changes, sent) = match self.transmit(now, store, out, start, max_bytes) {
+        let (changes, sent, written) = match self.transmit(now, store, out, start, max_bytes) {
             Ok(x) => x,
             Err(e) => {
                 out.truncate(start);
@@ -766,6 +805,12 @@ impl Session {
             self.failed = true;
             return Err(SyncError::Store(e));
         }
+        // Written and committed: the acknowledgements are on their way.
+        if written.ranges {
+            self.ack_ranges.clear();
+            self.unsent_acks.clear();
+        }
+        self.ack_queue.drain(..written.queued_acks);
         if !sent.is_empty() {
             self.events.push_back(SyncEvent::Sent(sent));
         }
@@ -794,9 +839,10 @@ impl Session {
         out: &mut Vec<u8>,
         start: usize,
         max_bytes: usize,
-    ) -> Result<(Changes, Vec<MessageId>), S::Error> {
+    ) -> Result<(Changes, Vec<MessageId>, AcksWritten), S::Error> {
         let mut changes = Changes::default();
         let mut sent = Vec::new();
+        let mut written_acks = AcksWritten::default();
         let full = |out: &Vec<u8>| out.len() - start >= max_bytes;
         if !self.versions_sent {
             // One version, within every limit: cannot fail.
@@ -811,13 +857,18 @@ impl Session {
                 // Built in ascending order with adjacent numbers merged: canonical.
                 let _ = record::write_received(out, chunk);
             }
-            self.ack_ranges.clear();
-            self.unsent_acks.clear();
+            written_acks.ranges = true;
         }
-        while !self.ack_queue.is_empty() && !full(out) {
-            let n = self.ack_queue.len().min(MAX_IDS);
-            let ids: Vec<MessageId> = self.ack_queue.drain(..n).collect();
+        while written_acks.queued_acks < self.ack_queue.len() && !full(out) {
+            let ids: Vec<MessageId> = self
+                .ack_queue
+                .iter()
+                .skip(written_acks.queued_acks)
+                .take(MAX_IDS)
+                .copied()
+                .collect();
             let _ = record::write_ack(out, &ids);
+            written_acks.queued_acks += ids.len();
         }
         let mut acks_done = false;
         if !full(out) {
@@ -833,7 +884,7 @@ impl Session {
                 let n = self.to_request.len().min(MAX_IDS);
                 let ids: Vec<MessageId> = self.to_request.drain(..n).collect();
                 let _ = record::write_request(out, &ids);
-                self.requested.extend(ids);
+                self.requested.extend(ids.into_iter().map(|id| (id, now)));
             }
         }
         let mut written = BTreeSet::new();
@@ -911,14 +962,17 @@ impl Session {
                     for id in rest.rev() {
                         batch.push_front(id);
                     }
-                    if batch.is_empty() && acks_done && self.ack_queue.is_empty() {
+                    if batch.is_empty()
+                        && acks_done
+                        && written_acks.queued_acks == self.ack_queue.len()
+                    {
                         self.finished = true;
                     }
                 }
             }
             Mode::ReceiveOnly => {}
         }
-        Ok((changes, sent))
+        Ok((changes, sent, written_acks))
     }
 
     fn send(
@@ -1004,6 +1058,14 @@ pub fn expiry(now: Timestamp, max_latency_ms: u64, tx_count: u32) -> Timestamp {
     let interval = base.saturating_mul(1u64 << tx_count.min(MAX_BACKOFF_DOUBLINGS));
     now.checked_add(Duration::from_millis(interval))
         .unwrap_or(Timestamp::MAX)
+}
+
+/// Acknowledgements a [`Session::transmit`] wrote from the session's queues, to be
+/// removed from them once its commit succeeds.
+#[derive(Default)]
+struct AcksWritten {
+    ranges: bool,
+    queued_acks: usize,
 }
 
 enum Handled<E> {

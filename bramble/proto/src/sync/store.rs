@@ -1,11 +1,12 @@
-//! What a sync session needs from the store (`spec/sync.md#store`).
+//! What a sync session needs from the store (`spec/sync.md#sessions`).
 //!
 //! A session talks to one contact. The store it is given is a view of the account from
 //! that contact's side: "sendable" always means sendable **to this contact**, and
 //! changes the session commits (acks owed, messages seen, transmissions) concern this
-//! contact. Reads may be answered from any consistent state; [`SyncStore::commit`] must
-//! apply a whole [`Changes`] durably and atomically before it returns, because the
-//! session acknowledges received messages only after it does.
+//! contact. Reads must see everything committed before them, by this session or any
+//! other; [`SyncStore::commit`] must apply a whole [`Changes`] durably and atomically
+//! before it returns, because the session acknowledges received messages only after it
+//! does.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -129,8 +130,9 @@ pub struct Transmission {
 /// `requested`, `transmissions`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// New messages from the contact. A message already stored is left as it is, and
-    /// counts as seen by the contact.
+    /// New messages from the contact. A message already stored is left as it is (unless
+    /// it is [`MessageState::Unknown`], which the decision replaces), and counts as seen
+    /// by the contact.
     pub received: Vec<ReceivedMessage>,
     /// New states of stored messages (dependencies resolved).
     pub states: Vec<(MessageId, MessageState)>,
@@ -196,12 +198,12 @@ pub trait SyncStore {
         id: &MessageId,
     ) -> Result<Vec<(MessageId, GroupId)>, Self::Error>;
 
-    /// How many stored messages that are not ours, are pending or invalid, and that the
-    /// contact sent or offered us.
+    /// How many stored messages that are not ours and that the contact sent or offered
+    /// us are `(pending, invalid)`.
     ///
     /// # Errors
     /// Store errors.
-    fn quarantined(&mut self) -> Result<usize, Self::Error>;
+    fn quarantined(&mut self) -> Result<(usize, usize), Self::Error>;
 
     /// Up to `limit` messages the contact is owed an acknowledgement for.
     ///
@@ -216,7 +218,8 @@ pub trait SyncStore {
     fn requested_messages(&mut self, limit: usize) -> Result<Vec<OutgoingMessage>, Self::Error>;
 
     /// Up to `limit` sendable messages we created and never sent or offered to the
-    /// contact, oldest first: the contact cannot hold them yet.
+    /// contact, in any order (receivers order by timestamp): the contact cannot hold
+    /// them yet.
     ///
     /// # Errors
     /// Store errors.

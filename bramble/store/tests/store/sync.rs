@@ -314,3 +314,77 @@ fn a_batch_stream_carries_everything_unacknowledged_and_its_acks_come_back() {
             .all(|m| m.delivery == Some(DeliveryState::Delivered))
     );
 }
+
+#[test]
+fn our_timestamps_follow_our_own_messages_not_a_contact_clock_ahead() {
+    let (mut a, mut g) = pair();
+    // Grace's clock is 20 hours ahead.
+    let ahead = at(20 * 3_600_000);
+    g.store
+        .send_private_message(g.contact, "from the future", ahead)
+        .unwrap();
+    let (mut sa, mut sg) = (session(), session());
+    let bytes = g.out(&mut sg, ahead);
+    a.input(&mut sa, at(1), &bytes);
+    assert_eq!(a.texts().len(), 1);
+    a.store
+        .send_private_message(a.contact, "reply", at(2))
+        .unwrap();
+    let shown = a.store.conversation(a.contact, None, 10).unwrap();
+    let reply = shown.iter().find(|m| m.ours).unwrap();
+    assert_eq!(
+        reply.timestamp,
+        at(2),
+        "not pushed after the contact's timestamp"
+    );
+}
+
+#[test]
+fn a_message_stored_unvalidated_is_validated_when_it_comes_again() {
+    use bramble_proto::sync::MessageState;
+    use bramble_store::{NewMessage, StatusInit};
+    let (mut a, mut g) = pair();
+    a.store
+        .send_private_message(a.contact, "again", now())
+        .unwrap();
+    let mut sa = session();
+    let bytes = a.out(&mut sa, at(1));
+    // Grace's store holds it as unknown (as an older version could have left it).
+    let message = records(&bytes)
+        .into_iter()
+        .find_map(|r| match r {
+            Record::Message(m) => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    let raw = message.to_raw();
+    g.store
+        .add_messages(&[(
+            NewMessage {
+                id: message.id(),
+                group: message.group,
+                timestamp: message.timestamp,
+                raw: &raw,
+                local: false,
+                state: MessageState::Unknown,
+                shared: false,
+                received_at: now(),
+                metadata: &[],
+                dependencies: &[],
+            },
+            &[StatusInit {
+                contact: g.contact,
+                ack: false,
+                seen: true,
+            }][..],
+        )])
+        .unwrap();
+    assert!(g.texts().is_empty());
+    let mut sg = session();
+    g.input(&mut sg, at(2), &bytes);
+    assert_eq!(g.texts(), [(false, "again".to_string())]);
+    let reply = g.out(&mut sg, at(2));
+    a.input(&mut sa, at(3), &reply);
+    let shown = a.store.conversation(a.contact, None, 10).unwrap();
+    assert_eq!(shown[0].delivery, Some(DeliveryState::Delivered));
+}
