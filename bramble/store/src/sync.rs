@@ -642,6 +642,10 @@ impl SyncStore for SyncView<'_> {
             )?;
             let mut unread = tx.prepare_cached(
                 "INSERT INTO unread_messages (group_id, timestamp, message_id)
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?;
+            let mut unread_stored = tx.prepare_cached(
+                "INSERT INTO unread_messages (group_id, timestamp, message_id)
                  SELECT group_id, timestamp, id FROM messages WHERE id = ?1
                  ON CONFLICT DO NOTHING",
             )?;
@@ -672,7 +676,11 @@ impl SyncStore for SyncView<'_> {
                     }
                 }
                 if r.state == MessageState::Delivered {
-                    unread.execute([id])?;
+                    unread.execute(params![
+                        &r.message.group.0[..],
+                        to_sql(r.message.timestamp.as_millis())?,
+                        id
+                    ])?;
                     // One lookup per group and commit: a batch is mostly of one group.
                     let others = match sharers.get(&r.message.group) {
                         Some(o) => o,
@@ -708,7 +716,7 @@ impl SyncStore for SyncView<'_> {
                         )?;
                     }
                     MessageState::Delivered => {
-                        unread.execute([&id.0[..]])?;
+                        unread_stored.execute([&id.0[..]])?;
                         // Not back to a contact that holds it: they have a status row.
                         share(&tx, id, &group, None)?;
                     }
