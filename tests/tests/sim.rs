@@ -20,6 +20,33 @@ fn pairs(n: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Every pair of `n` peers linked by duplex connections that live `mean_life` on
+/// average, redialled every `redial`.
+fn mesh(n: usize, mean_life: u64, redial: u64) -> Vec<Link> {
+    pairs(n)
+        .into_iter()
+        .map(|(a, b)| {
+            duplex_link(
+                a,
+                b,
+                Duplex {
+                    mean_life,
+                    redial,
+                    ..tor(0, 0)
+                },
+            )
+        })
+        .collect()
+}
+
+/// Crashes and restarts `count` times, `every` apart, each peer in turn.
+fn restarts<B: sim::Backend>(sim: &mut Sim<B>, n: usize, count: u64, every: u64, seed: u64) {
+    for k in 0..count {
+        let peer = usize::try_from(k % n as u64).unwrap();
+        sim.restart_at(EPOCH + k * every + seed % 997, peer);
+    }
+}
+
 fn memory(n: usize) -> Vec<Memory> {
     (0..n as u64).map(Memory::new).collect()
 }
@@ -70,7 +97,7 @@ fn reliable(peers: (usize, usize)) -> Link {
 
 /// After the chaos: links that stay up long enough; everything must arrive, once, and
 /// then nothing may be sent again.
-fn heal_and_check<B: sim::Backend>(sim: &mut Sim<B>, n: usize, links: Vec<Link>) {
+fn heal_and_check<B: sim::Backend>(sim: &mut Sim<B>, links: Vec<Link>) {
     #[allow(clippy::print_stderr)]
     {
         eprintln!(
@@ -93,7 +120,6 @@ fn heal_and_check<B: sim::Backend>(sim: &mut Sim<B>, n: usize, links: Vec<Link>)
         "acknowledged messages were sent again"
     );
     sim.assert_converged();
-    let _ = n;
 }
 
 #[test]
@@ -124,7 +150,7 @@ fn lossy_duplex_links_with_partitions_deliver_everything_exactly_once() {
         chatter(&mut sim, seed, n, 200, 2 * DAY);
         sim.run_until(EPOCH + 3 * DAY);
         assert!(sim.stats.cuts > 100, "{:?}", sim.stats);
-        heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());
+        heal_and_check(&mut sim, pairs(n).into_iter().map(reliable).collect());
     }
 }
 
@@ -173,31 +199,13 @@ fn restarts_mid_sync_lose_nothing_and_duplicate_nothing() {
     for default_seed in 1..=4 {
         let seed = sim::seed(200 + default_seed);
         let n = 3;
-        let links: Vec<Link> = pairs(n)
-            .into_iter()
-            .map(|(a, b)| {
-                duplex_link(
-                    a,
-                    b,
-                    Duplex {
-                        mean_life: 2 * SECOND,
-                        redial: 2 * MINUTE,
-                        ..tor(0, 0)
-                    },
-                )
-            })
-            .collect();
+        let links = mesh(n, 2 * SECOND, 2 * MINUTE);
         let mut sim = Sim::new(seed, memory(n), &offsets(seed, n), links);
         chatter(&mut sim, seed, n, 150, DAY);
-        for k in 0..40u64 {
-            sim.restart_at(
-                EPOCH + k * 37 * MINUTE + seed % 1000,
-                (k % n as u64) as usize,
-            );
-        }
+        restarts(&mut sim, n, 40, 37 * MINUTE, seed);
         sim.run_until(EPOCH + 2 * DAY);
         assert!(sim.stats.restarts >= 40);
-        heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());
+        heal_and_check(&mut sim, pairs(n).into_iter().map(reliable).collect());
     }
 }
 
@@ -225,7 +233,7 @@ fn clocks_23_hours_apart_either_way_still_sync() {
         let mut sim = Sim::new(seed, memory(2), &[0, skew], links);
         chatter(&mut sim, seed, 2, 30, 5 * DAY);
         sim.run_until(EPOCH + 6 * DAY);
-        heal_and_check(&mut sim, 2, vec![reliable((0, 1))]);
+        heal_and_check(&mut sim, vec![reliable((0, 1))]);
     }
 }
 
@@ -261,27 +269,12 @@ fn busy_links_cut_while_messages_and_acknowledgements_cross() {
     for default_seed in 1..=4 {
         let seed = sim::seed(500 + default_seed);
         let n = 3;
-        let links: Vec<Link> = pairs(n)
-            .into_iter()
-            .map(|(a, b)| {
-                duplex_link(
-                    a,
-                    b,
-                    Duplex {
-                        mean_life: 4 * SECOND,
-                        redial: 3 * SECOND,
-                        ..tor(0, 0)
-                    },
-                )
-            })
-            .collect();
+        let links = mesh(n, 4 * SECOND, 3 * SECOND);
         let mut sim = Sim::new(seed, memory(n), &offsets(seed, n), links);
         chatter(&mut sim, seed, n, 300, HOUR);
-        for k in 0..12u64 {
-            sim.restart_at(EPOCH + k * 5 * MINUTE + seed % 997, (k % n as u64) as usize);
-        }
+        restarts(&mut sim, n, 12, 5 * MINUTE, seed);
         sim.run_until(EPOCH + HOUR);
-        heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());
+        heal_and_check(&mut sim, pairs(n).into_iter().map(reliable).collect());
     }
 }
 
@@ -318,10 +311,8 @@ fn on_the_encrypted_store_restarts_and_cuts_lose_nothing_and_duplicate_nothing()
         let backends = (0..n as u64).map(|i| Sql::new(seed * 10 + i)).collect();
         let mut sim = Sim::new(seed, backends, &offsets(seed, n), links);
         chatter(&mut sim, seed, n, 80, HOUR);
-        for k in 0..9u64 {
-            sim.restart_at(EPOCH + k * 7 * MINUTE + seed % 997, (k % n as u64) as usize);
-        }
+        restarts(&mut sim, n, 9, 7 * MINUTE, seed);
         sim.run_until(EPOCH + HOUR);
-        heal_and_check(&mut sim, n, pairs(n).into_iter().map(reliable).collect());
+        heal_and_check(&mut sim, pairs(n).into_iter().map(reliable).collect());
     }
 }
