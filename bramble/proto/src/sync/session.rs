@@ -127,10 +127,13 @@ pub enum PeerError {
     /// The peer speaks no sync version we do.
     #[error("no common sync version")]
     NoCommonVersion,
-    /// A record that may not appear here: a second VERSIONS or PRIORITY, RECEIVED in
-    /// a one-way stream, or any input to a session that only sends.
+    /// A record that may not appear here: a second VERSIONS or PRIORITY, or RECEIVED
+    /// in a one-way stream.
     #[error("unexpected record of type {0}")]
     UnexpectedRecord(u8),
+    /// Input handed to a session that only writes a one-way stream: a bug of its owner.
+    #[error("input to a session that only sends")]
+    InputToSendOnly,
     /// RECEIVED named a message number we never sent.
     #[error("acknowledged a message number that was never sent")]
     UnsentMessageNumber,
@@ -381,7 +384,7 @@ impl Session {
         }
         if self.mode == Mode::SendOnly && !input.is_empty() {
             self.failed = true;
-            return Err(SyncError::Peer(PeerError::UnexpectedRecord(0xff)));
+            return Err(SyncError::Peer(PeerError::InputToSendOnly));
         }
         let mut step = Step::default();
         let mut peer_error = None;
