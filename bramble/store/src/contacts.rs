@@ -209,20 +209,7 @@ impl Store {
             transport_keys::insert(&tx, id, state)?;
         }
         // The private conversation (`spec/messaging.md`), shared with them alone.
-        tx.execute(
-            "INSERT INTO groups (id, client_id, major_version, descriptor) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO NOTHING",
-            params![
-                &conversation.id().0[..],
-                conversation.client.as_str(),
-                conversation.major_version,
-                &conversation.descriptor
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, 2)",
-            params![id.0, &conversation.id().0[..]],
-        )?;
+        crate::sync::add_conversation(&tx, id, &conversation)?;
         tx.commit()?;
         Ok(id)
     }

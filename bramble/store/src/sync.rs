@@ -93,26 +93,10 @@ impl Store {
     /// As [`Store::conversation_group`].
     pub fn ensure_conversation(&mut self, contact: ContactId) -> Result<GroupId> {
         let group = self.conversation_group(contact)?;
-        let id = group.id();
-        let exists: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT visibility FROM group_visibility WHERE contact_id = ?1 AND group_id = ?2",
-            )?
-            .query_row(params![contact.0, &id.0[..]], |row| row.get(0))
-            .optional()?;
-        if exists.is_some() {
-            // Whatever the visibility: one the user set stays.
-            return Ok(id);
-        }
-        self.add_group(
-            id,
-            group.client.as_str(),
-            group.major_version,
-            &group.descriptor,
-        )?;
-        self.set_group_visibility(contact, id, bramble_proto::sync::Visibility::Shared)?;
-        Ok(id)
+        let tx = self.conn.transaction()?;
+        add_conversation(&tx, contact, &group)?;
+        tx.commit()?;
+        Ok(group.id())
     }
 
     /// Stores a message we wrote, delivered and shared, in one transaction with a
@@ -321,24 +305,45 @@ pub(crate) fn ensure_conversations(conn: &mut rusqlite::Connection) -> Result<()
             continue;
         };
         let group = messaging::conversation_group(&ours, &theirs);
-        let id = group.id();
-        tx.execute(
-            "INSERT INTO groups (id, client_id, major_version, descriptor) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO NOTHING",
-            params![
-                &id.0[..],
-                group.client.as_str(),
-                group.major_version,
-                &group.descriptor
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, 2)
-             ON CONFLICT DO NOTHING",
-            params![contact, &id.0[..]],
-        )?;
+        add_conversation(&tx, ContactId(contact), &group)?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Adds the private conversation `group` with `contact` and shares it with them, unless
+/// the contact already has a visibility for it (one the user set stays). Whatever the
+/// group already holds becomes sendable to the contact.
+pub(crate) fn add_conversation(
+    tx: &Transaction<'_>,
+    contact: ContactId,
+    group: &Group,
+) -> Result<()> {
+    let id = group.id();
+    tx.prepare_cached(
+        "INSERT INTO groups (id, client_id, major_version, descriptor) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO NOTHING",
+    )?
+    .execute(params![
+        &id.0[..],
+        group.client.as_str(),
+        group.major_version,
+        &group.descriptor
+    ])?;
+    let shared = tx
+        .prepare_cached(
+            "INSERT INTO group_visibility (contact_id, group_id, visibility) VALUES (?1, ?2, 2)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![contact.0, &id.0[..]])?;
+    if shared > 0 {
+        tx.prepare_cached(
+            "INSERT INTO message_status (message_id, contact_id)
+             SELECT id, ?1 FROM messages WHERE group_id = ?2 AND state = 3 AND shared = 1
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![contact.0, &id.0[..]])?;
+    }
     Ok(())
 }
 
