@@ -37,6 +37,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("store.json", store()),
         ("sync.json", sync()),
         ("messaging.json", messaging()),
+        ("contacts.json", contacts()),
     ]
 }
 
@@ -1704,5 +1705,224 @@ fn messaging() -> Value {
         "conversations": conversations,
         "texts": texts,
         "invalid_bodies": invalid_bodies,
+    })
+}
+
+fn contacts() -> Value {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+    use ed25519_dalek::Signer;
+
+    let link_secret = |name: &str| key(&format!("contact {name} link"));
+    let names = ["alice", "bob", "carol"];
+    let links: Vec<Value> = names
+        .iter()
+        .map(|n| {
+            let public = model::x25519_public(&link_secret(n));
+            json!({ "secret": h(link_secret(n)), "public": h(public), "link": model::link(1, &public) })
+        })
+        .collect();
+
+    let good = model::link(1, &model::x25519_public(&link_secret("alice")));
+    let body = good.trim_start_matches("thicket://").to_string();
+    let mut typo = body.clone().into_bytes();
+    typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    let v2 = model::link(2, &model::x25519_public(&link_secret("alice")));
+    let invalid =
+        |name: &str, text: &str, error: &str| json!({ "name": name, "text": text, "error": error });
+    let invalid_links = vec![
+        invalid(
+            "one character mistyped",
+            &format!("thicket://{typo}"),
+            "checksum",
+        ),
+        invalid("last character lost", &good[..good.len() - 1], "malformed"),
+        invalid(
+            "a character outside base32",
+            &good.replace(&body[..1], "1"),
+            "malformed",
+        ),
+        invalid("empty", "", "malformed"),
+        invalid("prefix only", "thicket://", "malformed"),
+        invalid("another scheme", &format!("briar://{body}"), "malformed"),
+        invalid("version 2", &v2, "unsupported-version"),
+    ];
+    let accepted = vec![
+        json!({ "text": body, "public": h(model::x25519_public(&link_secret("alice"))) }),
+        json!({ "text": format!("  {}\n", good.to_uppercase()), "public": h(model::x25519_public(&link_secret("alice"))) }),
+    ];
+
+    let rendezvous: Vec<Value> = [("alice", "bob"), ("bob", "alice"), ("alice", "carol")]
+        .into_iter()
+        .map(|(ours, theirs)| {
+            let their_public = model::x25519_public(&link_secret(theirs));
+            let (alice, rk) = model::rendezvous(&link_secret(ours), &their_public);
+            let tags: Vec<Value> = [("file", true, 0), ("file", true, 1), ("file", false, 0), ("tor", true, 0)]
+                .into_iter()
+                .map(|(t, a, n)| json!({ "transport": t, "writer": model::role_name(a), "stream": n, "tag": h(model::handshake_tag(&rk, a, t, n)) }))
+                .collect();
+            json!({
+                "our_secret": h(link_secret(ours)),
+                "their_public": h(their_public),
+                "role": model::role_name(alice),
+                "rendezvous_key": h(rk),
+                "tor_seed_alice": h(model::tor_seed(&rk, true)),
+                "tor_seed_bob": h(model::tor_seed(&rk, false)),
+                "labels": [
+                    { "transport": "lan", "period": 20_000, "label": h(model::rendezvous_label(&rk, "lan", 20_000)) },
+                    { "transport": "ble", "period": 20_000, "label": h(model::rendezvous_label(&rk, "ble", 20_000)) },
+                ],
+                "handshake_tags": tags,
+            })
+        })
+        .collect();
+
+    // A whole handshake between the links of "alice" and "bob", roles as their public keys
+    // sort.
+    let (sa, sb) = {
+        let (x, y) = (link_secret("alice"), link_secret("bob"));
+        if model::x25519_public(&x) < model::x25519_public(&y) {
+            (x, y)
+        } else {
+            (y, x)
+        }
+    };
+    let (ea, eb) = (key("contact alice ephemeral"), key("contact bob ephemeral"));
+    let master = model::master_key(
+        &sa,
+        &ea,
+        &model::x25519_public(&sb),
+        &model::x25519_public(&eb),
+    );
+    let master_bob_view = {
+        // Bob computes the same key from his side: DH is symmetric.
+        let dh = |x: &[u8; 32], y: &[u8; 32]| x25519_dalek::x25519(*x, *y);
+        let (sa_pub, ea_pub) = (model::x25519_public(&sa), model::x25519_public(&ea));
+        model::mac(
+            "thicket/contact/master-key",
+            &dh(&eb, &ea_pub),
+            &[
+                &dh(&eb, &sa_pub),
+                &dh(&sb, &ea_pub),
+                &sa_pub,
+                &model::x25519_public(&sb),
+                &ea_pub,
+                &model::x25519_public(&eb),
+            ],
+        )
+    };
+    assert_eq!(master, master_bob_view);
+    let side = |alice: bool, secret: [u8; 32], ephemeral: [u8; 32], name: &str, timestamp: u64| {
+        let identity_seed = key(&format!("contact {name} identity"));
+        let sk = ed25519_dalek::SigningKey::from_bytes(&identity_seed);
+        let identity = sk.verifying_key().to_bytes();
+        let onion = format!("{name}.onion");
+        let properties = vec![
+            ("lan", vec![("port", "7777")]),
+            ("tor", vec![("onion", onion.as_str())]),
+        ];
+        let fields = model::info_fields(&identity, name, timestamp, &properties);
+        let (info_key, nonce) = model::info_keys(&master, alice);
+        let signed = [&nonce[..], &fields].concat();
+        let signature = sk
+            .sign(&model::framed("thicket/contact/info-signature", &[&signed]))
+            .to_bytes();
+        // info = fields with the signature appended before the list's end.
+        let info = [
+            &fields[..fields.len() - 1],
+            &model::encode_raw(&signature),
+            &[0x80],
+        ]
+        .concat();
+        let seal_nonce: [u8; 24] = bytes(&format!("contact {name} seal nonce"), 24)
+            .try_into()
+            .unwrap();
+        let mut ct = info.clone();
+        let tag = XChaCha20Poly1305::new(&info_key.into())
+            .encrypt_inout_detached(
+                &seal_nonce.into(),
+                model::role_name(alice).as_bytes(),
+                ct.as_mut_slice().into(),
+            )
+            .unwrap();
+        let sealed = [&seal_nonce[..], &ct, &tag].concat();
+        json!({
+            "role": model::role_name(alice),
+            "link_secret": h(secret),
+            "ephemeral_secret": h(ephemeral),
+            "ephemeral_public": h(model::x25519_public(&ephemeral)),
+            "identity_seed": h(identity_seed),
+            "nickname": name,
+            "timestamp": timestamp,
+            "properties": properties.iter().map(|(t, p)| json!([t, p])).collect::<Vec<_>>(),
+            "info_key": h(info_key),
+            "nonce": h(nonce),
+            "fields": h(&fields),
+            "info": h(&info),
+            "seal_nonce": h(seal_nonce),
+            "sealed_info": h(&sealed),
+        })
+    };
+    let (ta, tb) = (1_764_547_200_000u64, 1_764_547_260_000u64);
+    let root = model::mac("thicket/contact/root-key", &master, &[]);
+    let agreed = ta.min(tb);
+    let period_length = 30_000 + 86_400_000u64;
+    let start = agreed / period_length;
+    let first_tag = |alice: bool| {
+        let secret = model::next_secret(
+            &model::initial_secret(&root, alice, "tor", start - 1),
+            start,
+        );
+        h(model::tag(&model::tag_key(&secret), 0))
+    };
+    let handshake = json!({
+        "alice": side(true, sa, ea, "Alice", ta),
+        "bob": side(false, sb, eb, "Bob", tb),
+        "master_key": h(master),
+        "root_key": h(root),
+        "agreed_timestamp": agreed,
+        "contact_keys": {
+            "transport": "tor",
+            "period_length_ms": period_length,
+            "start_period": start,
+            "alice_tag_0": first_tag(true),
+            "bob_tag_0": first_tag(false),
+        },
+    });
+
+    let account = |name: &str| {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&key(&format!("contact {name} identity")));
+        (
+            sk.verifying_key().to_bytes(),
+            model::x25519_public(&link_secret(name)),
+        )
+    };
+    let safety: Vec<Value> = [
+        ("alice", "bob"),
+        ("bob", "alice"),
+        ("alice", "carol"),
+        ("bob", "carol"),
+    ]
+    .into_iter()
+    .map(|(a, b)| {
+        let (x, y) = (account(a), account(b));
+        json!({
+            "identity_a": h(x.0), "link_a": h(x.1),
+            "identity_b": h(y.0), "link_b": h(y.1),
+            "safety_number": model::safety_number(x, y),
+        })
+    })
+    .collect();
+
+    json!({
+        "spec": "spec/contacts.md",
+        "description": "Links and their rejections; rendezvous keys, roles, onion seeds, broadcast labels and handshake stream tags; a whole handshake (master key, info keys and nonces, signed and sealed contact info, the new contact's first tags); safety numbers.",
+        "links": links,
+        "links_accepted": accepted,
+        "links_rejected": invalid_links,
+        "rendezvous": rendezvous,
+        "handshake": handshake,
+        "safety_numbers": safety,
     })
 }

@@ -302,6 +302,174 @@ pub fn text_body(text: &str) -> Vec<u8> {
     .concat()
 }
 
+/// Canonical encoding of an integer (`spec/encoding.md#types`): the shortest width.
+pub fn encode_int(i: i64) -> Vec<u8> {
+    if let Ok(v) = i8::try_from(i) {
+        [&[0x21][..], &v.to_be_bytes()].concat()
+    } else if let Ok(v) = i16::try_from(i) {
+        [&[0x22][..], &v.to_be_bytes()].concat()
+    } else if let Ok(v) = i32::try_from(i) {
+        [&[0x24][..], &v.to_be_bytes()].concat()
+    } else {
+        [&[0x28][..], &i.to_be_bytes()].concat()
+    }
+}
+
+/// Canonical encoding of a string.
+pub fn encode_str(s: &str) -> Vec<u8> {
+    length_prefixed(0x41, s.as_bytes())
+}
+
+/// Canonical encoding of a byte string.
+pub fn encode_raw(b: &[u8]) -> Vec<u8> {
+    length_prefixed(0x51, b)
+}
+
+/// RFC 4648 base32, lowercase, unpadded, written out bit by bit.
+pub fn base32(bytes: &[u8]) -> String {
+    let bits: Vec<u8> = bytes
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
+        .collect();
+    bits.chunks(5)
+        .map(|chunk| {
+            let mut v = 0usize;
+            for i in 0..5 {
+                v = v * 2 + usize::from(chunk.get(i).copied().unwrap_or(0));
+            }
+            char::from(b"abcdefghijklmnopqrstuvwxyz234567"[v])
+        })
+        .collect()
+}
+
+/// A contact link (`spec/contacts.md#links`) of a link public key, with a given version.
+pub fn link(version: u8, key: &[u8; 32]) -> String {
+    let checksum = hash("thicket/contact/link-checksum", &[&[version], key]);
+    let body = [&[version][..], key, &checksum[..2]].concat();
+    format!("thicket://{}", base32(&body))
+}
+
+/// X25519 public key of a secret.
+pub fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
+    x25519_dalek::x25519(*secret, x25519_dalek::X25519_BASEPOINT_BYTES)
+}
+
+/// `(we are Alice, rendezvous key)` (`spec/contacts.md#rendezvous`).
+pub fn rendezvous(our_secret: &[u8; 32], their_public: &[u8; 32]) -> (bool, [u8; 32]) {
+    let ours = x25519_public(our_secret);
+    let alice = ours < *their_public;
+    let (a, b) = if alice {
+        (ours, *their_public)
+    } else {
+        (*their_public, ours)
+    };
+    let shared = x25519_dalek::x25519(*our_secret, *their_public);
+    (
+        alice,
+        mac("thicket/contact/rendezvous-key", &shared, &[&a, &b]),
+    )
+}
+
+/// The tag of handshake stream `n` written by `alice` (or Bob) on `transport`: keys of
+/// period 1 of the chain from `KDF(handshake-root, RK, transport)`.
+pub fn handshake_tag(rk: &[u8; 32], alice: bool, transport: &str, n: u64) -> [u8; 16] {
+    let root = mac(
+        "thicket/contact/handshake-root",
+        rk,
+        &[transport.as_bytes()],
+    );
+    let secret = next_secret(&initial_secret(&root, alice, transport, 0), 1);
+    tag(&tag_key(&secret), n)
+}
+
+/// A side's rendezvous onion seed.
+pub fn tor_seed(rk: &[u8; 32], alice: bool) -> [u8; 32] {
+    mac(
+        "thicket/contact/tor-seed",
+        rk,
+        &[role_name(alice).as_bytes()],
+    )
+}
+
+/// A broadcast rendezvous label.
+pub fn rendezvous_label(rk: &[u8; 32], transport: &str, period: u64) -> [u8; 16] {
+    let full = mac(
+        "thicket/contact/rendezvous-label",
+        rk,
+        &[transport.as_bytes(), &period.to_be_bytes()],
+    );
+    full[..16].try_into().expect("16 bytes")
+}
+
+/// The handshake master key from Alice's and Bob's link and ephemeral secrets
+/// (`spec/contacts.md#handshake`), computed as Alice would.
+pub fn master_key(sa: &[u8; 32], ea: &[u8; 32], sb_pub: &[u8; 32], eb_pub: &[u8; 32]) -> [u8; 32] {
+    let dh = |x: &[u8; 32], y: &[u8; 32]| x25519_dalek::x25519(*x, *y);
+    mac(
+        "thicket/contact/master-key",
+        &dh(ea, eb_pub),
+        &[
+            &dh(sa, eb_pub),
+            &dh(ea, sb_pub),
+            &x25519_public(sa),
+            sb_pub,
+            &x25519_public(ea),
+            eb_pub,
+        ],
+    )
+}
+
+/// `(info key, nonce)` of a role.
+pub fn info_keys(master: &[u8; 32], alice: bool) -> ([u8; 32], [u8; 32]) {
+    let role = role_name(alice).as_bytes();
+    (
+        mac("thicket/contact/info-key", master, &[role]),
+        mac("thicket/contact/info-nonce", master, &[role]),
+    )
+}
+
+/// The signed fields of contact info: `encode([1, raw(identity), nickname, timestamp,
+/// properties])`, with `properties` already sorted.
+pub fn info_fields(
+    identity: &[u8; 32],
+    nickname: &str,
+    timestamp: u64,
+    properties: &[(&str, Vec<(&str, &str)>)],
+) -> Vec<u8> {
+    let mut out = vec![0x60];
+    out.extend(encode_int(1));
+    out.extend(encode_raw(identity));
+    out.extend(encode_str(nickname));
+    out.extend(encode_int(i64::try_from(timestamp).expect("fits")));
+    out.push(0x70);
+    for (transport, props) in properties {
+        out.extend(encode_str(transport));
+        out.push(0x70);
+        for (k, v) in props {
+            out.extend(encode_str(k));
+            out.extend(encode_str(v));
+        }
+        out.push(0x80);
+    }
+    out.push(0x80);
+    out.push(0x80);
+    out
+}
+
+/// The safety number of two accounts `(identity, link)`.
+pub fn safety_number(a: ([u8; 32], [u8; 32]), b: ([u8; 32], [u8; 32])) -> String {
+    let (first, second) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    let digest = hash(
+        "thicket/contact/safety-number",
+        &[&first.0, &first.1, &second.0, &second.1],
+    );
+    digest[..24]
+        .chunks(2)
+        .map(|c| format!("{:05}", u16::from_be_bytes([c[0], c[1]])))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -771,3 +771,214 @@ fn every_label_is_in_the_spec() {
         );
     }
 }
+
+#[test]
+fn contacts_vectors() {
+    use bramble_proto::contact::{
+        Handshake, HandshakeReader, HandshakeRecord, Link, LinkError, Profile, Properties,
+        Rendezvous, SafetyNumber, Sent,
+    };
+    let v = load("contacts.json");
+    for case in v["links"].as_array().unwrap() {
+        let secret = AgreementSecretKey::from_bytes(array(&case["secret"]));
+        let public = AgreementPublicKey(array(&case["public"]));
+        assert_eq!(secret.public_key(), public);
+        assert_eq!(Link::new(public).to_string(), str(&case["link"]));
+        assert_eq!(*Link::parse(str(&case["link"])).unwrap().key(), public);
+    }
+    for case in v["links_accepted"].as_array().unwrap() {
+        let public = AgreementPublicKey(array(&case["public"]));
+        assert_eq!(*Link::parse(str(&case["text"])).unwrap().key(), public);
+    }
+    for case in v["links_rejected"].as_array().unwrap() {
+        let error = match Link::parse(str(&case["text"])).unwrap_err() {
+            LinkError::Malformed => "malformed",
+            LinkError::Checksum => "checksum",
+            LinkError::UnsupportedVersion(_) => "unsupported-version",
+            e => panic!("{e:?}"),
+        };
+        assert_eq!(error, str(&case["error"]), "{}", case["name"]);
+    }
+    let role_of = |name: &str| {
+        if name == "alice" {
+            Role::Alice
+        } else {
+            Role::Bob
+        }
+    };
+    for case in v["rendezvous"].as_array().unwrap() {
+        let ours = AgreementSecretKey::from_bytes(array(&case["our_secret"]));
+        let theirs = AgreementPublicKey(array(&case["their_public"]));
+        let r = Rendezvous::new(&ours, &theirs).unwrap();
+        assert_eq!(r.role(), role_of(str(&case["role"])));
+        assert_eq!(
+            r.expose_secret().expose_secret(),
+            &array::<32>(&case["rendezvous_key"])
+        );
+        assert_eq!(
+            r.tor_seed(Role::Alice).expose_secret(),
+            &array::<32>(&case["tor_seed_alice"])
+        );
+        assert_eq!(
+            r.tor_seed(Role::Bob).expose_secret(),
+            &array::<32>(&case["tor_seed_bob"])
+        );
+        for l in case["labels"].as_array().unwrap() {
+            let t = TransportId::new(str(&l["transport"])).unwrap();
+            assert_eq!(
+                r.label(&t, Period(u64(&l["period"]))),
+                array::<16>(&l["label"])
+            );
+        }
+        for t in case["handshake_tags"].as_array().unwrap() {
+            let transport = TransportId::new(str(&t["transport"])).unwrap();
+            let len = PeriodLength::for_max_latency(transport.spec_max_latency().unwrap()).unwrap();
+            let mut keys = r.handshake_keys(transport, len).unwrap();
+            let n = u64(&t["stream"]);
+            let tag = StreamTag(array(&t["tag"]));
+            if role_of(str(&t["writer"])) == r.role() {
+                let mut stream = keys.outgoing_mut().next_stream().unwrap();
+                for _ in 0..n {
+                    stream = keys.outgoing_mut().next_stream().unwrap();
+                }
+                assert_eq!(stream.tag, tag);
+            } else {
+                assert_eq!(
+                    keys.incoming_mut().recognise(&tag).unwrap().stream_number,
+                    n
+                );
+            }
+        }
+    }
+
+    let h = &v["handshake"];
+    struct Side {
+        link: AgreementSecretKey,
+        identity: SigningKey,
+        nickname: String,
+        properties: Properties,
+        timestamp: Timestamp,
+        ephemeral: Vec<u8>,
+        seal_nonce: Vec<u8>,
+        sealed: Vec<u8>,
+    }
+    let side = |s: &Json| {
+        let mut properties = Properties::new();
+        for entry in s["properties"].as_array().unwrap() {
+            let props = entry[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|kv| (str(&kv[0]).to_string(), str(&kv[1]).to_string()))
+                .collect();
+            properties.insert(str(&entry[0]).to_string(), props);
+        }
+        // The info key opens the sealed info to the info bytes.
+        let sealed = bytes(&s["sealed_info"]);
+        let opened = aead::open(
+            &SecretKey::from_bytes(array(&s["info_key"])),
+            str(&s["role"]).as_bytes(),
+            &sealed,
+        )
+        .unwrap();
+        assert_eq!(*opened, bytes(&s["info"]));
+        Side {
+            link: AgreementSecretKey::from_bytes(array(&s["link_secret"])),
+            identity: SigningKey::from_seed(array(&s["identity_seed"])),
+            nickname: str(&s["nickname"]).to_string(),
+            properties,
+            timestamp: Timestamp::from_millis(u64(&s["timestamp"])).unwrap(),
+            ephemeral: bytes(&s["ephemeral_secret"]),
+            seal_nonce: bytes(&s["seal_nonce"]),
+            sealed,
+        }
+    };
+    let (a, b) = (side(&h["alice"]), side(&h["bob"]));
+    fn profile(s: &Side) -> Profile<'_> {
+        Profile {
+            link_key: &s.link,
+            identity: &s.identity,
+            nickname: &s.nickname,
+            properties: &s.properties,
+        }
+    }
+    let mut ha = Handshake::start(
+        &a.link,
+        &b.link.public_key(),
+        &mut ReplayRng::new(&a.ephemeral),
+    )
+    .unwrap();
+    let mut hb = Handshake::start(
+        &b.link,
+        &a.link.public_key(),
+        &mut ReplayRng::new(&b.ephemeral),
+    )
+    .unwrap();
+    assert_eq!(ha.role(), Role::Alice);
+    let records = |hs: &Handshake| {
+        let mut out = Vec::new();
+        hs.write_records(&mut Sent::default(), &mut out);
+        HandshakeReader::new().read(&out).unwrap()
+    };
+    let (ra, rb) = (records(&ha), records(&hb));
+    assert!(
+        ha.handle(
+            rb[0].clone(),
+            &profile(&a),
+            a.timestamp,
+            &mut ReplayRng::new(&a.seal_nonce)
+        )
+        .unwrap()
+        .is_none()
+    );
+    assert!(
+        hb.handle(
+            ra[0].clone(),
+            &profile(&b),
+            b.timestamp,
+            &mut ReplayRng::new(&b.seal_nonce)
+        )
+        .unwrap()
+        .is_none()
+    );
+    let (ra, rb) = (records(&ha), records(&hb));
+    assert_eq!(ra[1], HandshakeRecord::ContactInfo(a.sealed.clone()));
+    assert_eq!(rb[1], HandshakeRecord::ContactInfo(b.sealed.clone()));
+    let mut none = ReplayRng::new(&[]);
+    let ca = ha
+        .handle(rb[1].clone(), &profile(&a), a.timestamp, &mut none)
+        .unwrap()
+        .unwrap();
+    let cb = hb
+        .handle(ra[1].clone(), &profile(&b), b.timestamp, &mut none)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ca.info.nickname, b.nickname);
+    assert_eq!(ca.info.properties, b.properties);
+    assert_eq!(cb.info.identity, a.identity.verifying_key());
+    assert_eq!(ca.agreed.as_millis(), u64(&h["agreed_timestamp"]));
+    let k = &h["contact_keys"];
+    let transport = TransportId::new(str(&k["transport"])).unwrap();
+    let len = PeriodLength::from_millis(u64(&k["period_length_ms"])).unwrap();
+    let mut keys_a = ca.transport_keys(transport.clone(), len).unwrap();
+    let mut keys_b = cb.transport_keys(transport, len).unwrap();
+    assert_eq!(keys_a.period(), Period(u64(&k["start_period"])));
+    assert_eq!(
+        keys_a.outgoing_mut().next_stream().unwrap().tag,
+        StreamTag(array(&k["alice_tag_0"]))
+    );
+    assert_eq!(
+        keys_b.outgoing_mut().next_stream().unwrap().tag,
+        StreamTag(array(&k["bob_tag_0"]))
+    );
+
+    for case in v["safety_numbers"].as_array().unwrap() {
+        let id = |k: &str| VerifyingKey::from_bytes(&array(&case[k])).unwrap();
+        let link = |k: &str| AgreementPublicKey(array(&case[k]));
+        let n = SafetyNumber::new(
+            (&id("identity_a"), &link("link_a")),
+            (&id("identity_b"), &link("link_b")),
+        );
+        assert_eq!(n.to_string(), str(&case["safety_number"]));
+    }
+}

@@ -11,6 +11,8 @@
 //!   [`sync::Session`], the state machine that acknowledges, offers, requests, sends and
 //!   retransmits over one connection or one-way stream, against a narrow
 //!   [`sync::SyncStore`] trait (with an in-memory implementation for tests).
+//! - [`contact`]: contact links, the rendezvous, the handshake and contact exchange,
+//!   and safety numbers (`spec/contacts.md`).
 //! - [`messaging`]: the private messaging client (`spec/messaging.md`).
 //! - [`time`] and [`transport`]: timestamps, time periods and transport identifiers.
 //!
@@ -66,6 +68,7 @@
 
 extern crate alloc;
 
+pub mod contact;
 pub mod crypto;
 pub mod ids;
 pub mod messaging;

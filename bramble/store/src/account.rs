@@ -35,25 +35,20 @@ const DB_FILES: &[&str] = &[
 ];
 
 /// The longest nickname or alias, in bytes.
-pub const MAX_NICKNAME_LEN: usize = 50;
+pub const MAX_NICKNAME_LEN: usize = bramble_proto::contact::info::MAX_NAME_LEN;
 
 /// Checks a name shown in the terminal: a nickname (ours or a contact's) or an alias.
 /// Refuses control characters (terminal escapes) and the bidirectional formatting
 /// characters that can make a name display as another.
 pub(crate) fn check_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(StoreError::InvalidInput("the name is empty"));
-    }
-    if name.len() > MAX_NICKNAME_LEN {
-        return Err(StoreError::InvalidInput("the name is longer than 50 bytes"));
-    }
-    let bidi = |c: char| matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if name.chars().any(|c| c.is_control() || bidi(c)) {
-        return Err(StoreError::InvalidInput(
-            "the name contains control or direction characters",
-        ));
-    }
-    Ok(())
+    use bramble_proto::contact::NameError;
+    bramble_proto::contact::check_name(name).map_err(|e| {
+        StoreError::InvalidInput(match e {
+            NameError::Empty => "the name is empty",
+            NameError::TooLong => "the name is longer than 50 bytes",
+            _ => "the name contains control or direction characters",
+        })
+    })
 }
 
 fn check_password(password: &str) -> Result<()> {

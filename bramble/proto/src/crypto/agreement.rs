@@ -87,6 +87,11 @@ impl SharedSecret {
     pub fn expose_secret(&self) -> &[u8; 32] {
         self.0.expose_secret()
     }
+
+    /// The shared secret as the key of a labelled [`kdf`](super::kdf).
+    pub fn as_key(&self) -> &SecretKey {
+        &self.0
+    }
 }
 
 #[cfg(test)]

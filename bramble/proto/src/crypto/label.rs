@@ -30,6 +30,38 @@ pub const SYNC_GROUP_ID: &str = "thicket/sync/group-id";
 /// (`spec/sync.md#messages`).
 pub const SYNC_MESSAGE_ID: &str = "thicket/sync/message-id";
 
+/// Checksum of a contact link: first 2 bytes of `H(label, version ‖ handshake_key)`
+/// (`spec/contacts.md#links`).
+pub const CONTACT_LINK_CHECKSUM: &str = "thicket/contact/link-checksum";
+/// Rendezvous key of two links:
+/// `KDF(label, X25519(s, S'), alice_key, bob_key)` (`spec/contacts.md#rendezvous`).
+pub const CONTACT_RENDEZVOUS_KEY: &str = "thicket/contact/rendezvous-key";
+/// Root of a pending contact's handshake stream keys for one transport:
+/// `KDF(label, rendezvous_key, transport_id)`.
+pub const CONTACT_HANDSHAKE_ROOT: &str = "thicket/contact/handshake-root";
+/// Seed of a side's rendezvous onion service key:
+/// `KDF(label, rendezvous_key, role)`.
+pub const CONTACT_TOR_SEED: &str = "thicket/contact/tor-seed";
+/// Rendezvous label of a period on a broadcast transport (LAN, BLE): first 16 bytes of
+/// `MAC(label, rendezvous_key, transport_id, u64be(period))`.
+pub const CONTACT_RENDEZVOUS_LABEL: &str = "thicket/contact/rendezvous-label";
+/// Master key of a handshake:
+/// `KDF(label, DH(eA, eB), DH(sA, eB), DH(eA, sB), SA, SB, EA, EB)`
+/// (`spec/contacts.md#handshake`).
+pub const CONTACT_MASTER_KEY: &str = "thicket/contact/master-key";
+/// Key that seals a side's contact info: `KDF(label, master_key, role)`.
+pub const CONTACT_INFO_KEY: &str = "thicket/contact/info-key";
+/// Nonce a side's contact info signature covers: `MAC(label, master_key, role)`.
+pub const CONTACT_INFO_NONCE: &str = "thicket/contact/info-nonce";
+/// Signature label of contact info: `sign(label, nonce ‖ encoded fields)`.
+pub const CONTACT_INFO_SIGNATURE: &str = "thicket/contact/info-signature";
+/// Root key of a new contact's stream keys: `KDF(label, master_key)`.
+pub const CONTACT_ROOT_KEY: &str = "thicket/contact/root-key";
+/// Safety number of two accounts:
+/// `H(label, first_identity, first_link_key, second_identity, second_link_key)`
+/// (`spec/contacts.md#safety-numbers`).
+pub const CONTACT_SAFETY_NUMBER: &str = "thicket/contact/safety-number";
+
 /// Key that seals the database key in the key file:
 /// `KDF(label, argon2id_output)` (`spec/store.md#key-file`).
 pub const STORE_KEY_ENCRYPTION_KEY: &str = "thicket/store/key-encryption-key";
@@ -48,6 +80,17 @@ pub const ALL: &[&str] = &[
     STREAM_FRAME_HEADER_KEY,
     SYNC_GROUP_ID,
     SYNC_MESSAGE_ID,
+    CONTACT_LINK_CHECKSUM,
+    CONTACT_RENDEZVOUS_KEY,
+    CONTACT_HANDSHAKE_ROOT,
+    CONTACT_TOR_SEED,
+    CONTACT_RENDEZVOUS_LABEL,
+    CONTACT_MASTER_KEY,
+    CONTACT_INFO_KEY,
+    CONTACT_INFO_NONCE,
+    CONTACT_INFO_SIGNATURE,
+    CONTACT_ROOT_KEY,
+    CONTACT_SAFETY_NUMBER,
     STORE_KEY_ENCRYPTION_KEY,
     STORE_KEY_FILE_CHECKSUM,
 ];

@@ -348,7 +348,7 @@ pub struct TransportKeys {
 
 impl TransportKeys {
     /// Derives the keys for `transport` from the contact's root key, for a contact
-    /// added in period `start` (`spec/stream.md#initial-keys`).
+    /// added in period `start` (`spec/stream.md#keys`).
     ///
     /// # Errors
     /// [`StreamError::InvalidPeriod`] if `start` is period 0 or the last period.
