@@ -372,6 +372,26 @@ impl Store {
         Ok(())
     }
 
+    /// Makes messages a contact has not acknowledged due for sending again at once:
+    /// they went out on a connection that closed before the contact acknowledged them.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn make_due(&mut self, contact: ContactId, ids: &[MessageId]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE message_status SET expiry = 0
+                 WHERE message_id = ?1 AND contact_id = ?2 AND seen = 0",
+            )?;
+            for id in ids {
+                stmt.execute(params![&id.0[..], contact.0])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records that a contact has a message (it acked or offered it).
     ///
     /// # Errors

@@ -1,0 +1,738 @@
+//! The engine: an account's running messenger.
+//!
+//! [`Engine::open`] unlocks the account, moves the store to a worker thread (every
+//! database call goes through it, so none blocks the async runtime), starts the
+//! registered [`Transport`]s and then, until [`Engine::shutdown`]:
+//!
+//! - accepts incoming connections and reads the first stream tag: a contact's stream
+//!   starts a sync session, a pending contact's handshake stream the handshake, and
+//!   anything else is dropped without a byte of reply;
+//! - dials every contact it is not connected to over every duplex transport, at the
+//!   addresses the contact published, with exponential backoff; meets pending contacts
+//!   at their rendezvous points;
+//! - keeps one connection per contact and transport: of two redundant ones, both sides
+//!   keep the one Alice dialed (or the newer);
+//! - rotates stream keys at period boundaries and removes expired pending contacts;
+//! - publishes [`Event`]s for user interfaces.
+//!
+//! Files (the one-way transport) are written and read on request: [`Engine::export`]
+//! and [`Engine::import`].
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bramble_proto::contact::{Link, LinkError, SafetyNumber};
+use bramble_proto::ids::MessageId;
+use bramble_proto::messaging::DeliveryState;
+use bramble_proto::stream::StreamError;
+use bramble_proto::time::Timestamp;
+use bramble_proto::transport::TransportId;
+use bramble_store::{
+    Contact, ContactId, ConversationMessage, KdfParams, PendingContactId, Store, StoreError,
+};
+use chacha20::ChaCha20Rng;
+use rand_core::SeedableRng;
+use thicket_transport::{Kind, Status, Transport, file};
+use tokio::sync::{Notify, broadcast, watch};
+
+mod conn;
+mod db;
+mod ops;
+
+use db::Db;
+pub use ops::Target;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Not a usable link.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// Our own link.
+    #[error("this is your own link; send it to the person you want to add, and add theirs")]
+    OwnLink,
+    /// The link belongs to a contact already.
+    #[error("{0} is already a contact")]
+    AlreadyContact(String),
+    /// The link was added already and waits for the other side.
+    #[error("this link was already added, as {0}")]
+    AlreadyPending(String),
+    /// The link does not hold a usable key.
+    #[error("the link does not hold a usable key")]
+    BadLink,
+    /// No contact or pending contact goes by that name.
+    #[error("no contact or pending contact is called {0:?}")]
+    UnknownName(String),
+    /// More than one goes by that name.
+    #[error("more than one contact is called {0:?}; give one of them another name")]
+    AmbiguousName(String),
+    /// The contact was removed meanwhile.
+    #[error("the contact no longer exists")]
+    ContactGone,
+    /// The pending contact completed, expired or was removed meanwhile.
+    #[error("the pending contact no longer exists")]
+    PendingGone,
+    /// A transport no keys exist for.
+    #[error("no keys exist for that transport")]
+    UnknownTransport,
+    /// A handshake could not go on.
+    #[error("handshake: {0}")]
+    Handshake(bramble_proto::contact::HandshakeError),
+    /// Stream keys could not be used.
+    #[error("stream keys: {0}")]
+    Stream(StreamError),
+    /// A sync session failed.
+    #[error("sync: {0}")]
+    Sync(String),
+    /// A file or network operation failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The system clock is before 1970 or past 9999.
+    #[error("the system clock is not set")]
+    Clock,
+    /// The engine has shut down.
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// What the engine tells user interfaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A contact's message arrived and may be shown.
+    MessageReceived {
+        /// From whom.
+        contact: ContactId,
+        /// The message.
+        id: MessageId,
+    },
+    /// One of our messages changed delivery state.
+    DeliveryChanged {
+        /// To whom.
+        contact: ContactId,
+        /// The message.
+        id: MessageId,
+        /// Its new state.
+        state: DeliveryState,
+    },
+    /// A handshake completed on our side: a new contact.
+    ContactAdded {
+        /// The contact.
+        contact: ContactId,
+    },
+    /// A sync connection to a contact opened.
+    ContactConnected {
+        /// The contact.
+        contact: ContactId,
+        /// Over which transport.
+        transport: TransportId,
+    },
+    /// A sync connection to a contact closed.
+    ContactDisconnected {
+        /// The contact.
+        contact: ContactId,
+        /// Over which transport.
+        transport: TransportId,
+    },
+    /// A pending contact moved on.
+    PendingChanged {
+        /// The pending contact.
+        pending: PendingContactId,
+        /// Its new state.
+        state: PendingState,
+    },
+    /// A transport's status changed.
+    TransportStatus {
+        /// The transport.
+        transport: TransportId,
+        /// Its status.
+        status: Status,
+    },
+}
+
+/// Where a pending contact stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingState {
+    /// Waiting for the other side's first handshake stream.
+    Waiting,
+    /// The other side's key arrived; waiting for its contact info.
+    AwaitingInfo,
+    /// We hold the other side's info (the contact exists); waiting for proof that it
+    /// holds ours.
+    Completed(ContactId),
+    /// Removed: it expired before completing.
+    Expired,
+}
+
+/// A pending contact as shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingInfo {
+    /// Its identifier.
+    pub id: PendingContactId,
+    /// The name the user gave the link.
+    pub alias: String,
+    /// The link.
+    pub link: Link,
+    /// When it was added.
+    pub added_at: Timestamp,
+    /// When it will be removed unless completed.
+    pub expires_at: Timestamp,
+    /// Where it stands.
+    pub state: PendingState,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportReport {
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// How many messages they carry.
+    pub messages: usize,
+}
+
+/// What an import read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Messages delivered, per contact.
+    pub messages: Vec<(ContactId, MessageId)>,
+    /// Handshake streams read.
+    pub handshakes: usize,
+    /// Contacts the import completed.
+    pub contacts_added: Vec<ContactId>,
+    /// Stream files no contact of ours wrote, or already read.
+    pub unrecognised: usize,
+    /// Files that are not stream files, or damaged streams, with why.
+    pub rejected: Vec<(PathBuf, String)>,
+}
+
+/// The current time as a protocol timestamp.
+///
+/// # Errors
+/// [`EngineError::Clock`] for a clock outside the timestamp range.
+pub fn now() -> Result<Timestamp, EngineError> {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| EngineError::Clock)?
+        .as_millis();
+    Timestamp::from_millis(u64::try_from(ms).map_err(|_| EngineError::Clock)?)
+        .map_err(|_| EngineError::Clock)
+}
+
+fn fresh_rng() -> Result<ChaCha20Rng, EngineError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|_| EngineError::Io(io::Error::other("no system randomness")))?;
+    Ok(ChaCha20Rng::from_seed(seed))
+}
+
+/// Creates an account in `dir`, with Argon2id parameters calibrated to this machine.
+/// Takes about a second.
+///
+/// # Errors
+/// [`StoreError::AccountExists`], a refused nickname or password, I/O errors.
+pub fn create_account(dir: &Path, nickname: &str, password: &str) -> Result<(), EngineError> {
+    let params = KdfParams::calibrated()?;
+    let mut rng = fresh_rng()?;
+    let store = Store::create(dir, nickname, password, params, now()?, &mut rng)?;
+    drop(store);
+    Ok(())
+}
+
+/// How long to wait before dialing a contact again after a failure: doubling from one
+/// second to five minutes.
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    next: tokio::time::Instant,
+    delay: Duration,
+}
+
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often the dialer looks for contacts to connect to.
+const DIAL_TICK: Duration = Duration::from_millis(500);
+/// How often keys are rotated and pending contacts expired.
+const MAINTENANCE_TICK: Duration = Duration::from_secs(60);
+
+struct ConnEntry {
+    id: u64,
+    alice_dialed: bool,
+    close: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct State {
+    connections: HashMap<(ContactId, TransportId), ConnEntry>,
+    dialing: HashSet<(ContactId, TransportId)>,
+    handshaking: HashSet<PendingContactId>,
+    backoff: HashMap<(ContactId, TransportId), Backoff>,
+    next_conn: u64,
+}
+
+struct Inner {
+    db: Db,
+    ctx: ops::Ctx,
+    transports: Vec<Arc<dyn Transport>>,
+    events: broadcast::Sender<Event>,
+    changes: broadcast::Sender<ContactId>,
+    state: Mutex<State>,
+    wake: Notify,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, event: Event) {
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+}
+
+/// A running account.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Unlocks the account in `dir` and starts `transports` (the file transport is
+    /// always available through [`Engine::export`] and [`Engine::import`] and need not
+    /// be registered). Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::WrongPassword`], [`StoreError::NoAccount`], [`StoreError::InUse`]
+    /// and the other errors of opening an account; a transport that fails to start.
+    pub async fn open(
+        dir: &Path,
+        password: &str,
+        transports: Vec<Arc<dyn Transport>>,
+    ) -> Result<Engine, EngineError> {
+        let (dir, password) = (dir.to_owned(), zeroize::Zeroizing::new(password.to_owned()));
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir, &password))
+            .await
+            .map_err(|_| EngineError::Stopped)??;
+        let db = Db::spawn(store, fresh_rng()?)?;
+        let ctx = ops::Ctx::new(transports.iter().map(|t| (t.id(), t.max_latency())));
+        let props: Vec<_> = transports
+            .iter()
+            .map(|t| (t.id(), t.local_properties()))
+            .collect();
+        db.call(move |store, _| {
+            for (t, p) in props {
+                store.set_local_properties(&t, &p)?;
+            }
+            Ok(())
+        })
+        .await?;
+        let inner = Arc::new(Inner {
+            db,
+            ctx,
+            transports,
+            events: broadcast::channel(1024).0,
+            changes: broadcast::channel(256).0,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            shutdown: watch::channel(false).0,
+        });
+        let engine = Engine { inner };
+        engine.maintain().await?;
+        for t in engine.inner.transports.clone() {
+            conn::start_transport(engine.inner.clone(), t).await?;
+        }
+        tokio::spawn(conn::dialer(engine.inner.clone()));
+        tokio::spawn(maintenance(engine.inner.clone()));
+        Ok(engine)
+    }
+
+    /// Events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Rotates keys and removes expired pending contacts now (it also happens every
+    /// minute while the engine runs).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn maintain(&self) -> Result<(), EngineError> {
+        let now = now()?;
+        let expired = self
+            .inner
+            .db
+            .call(move |store, _| {
+                ops::rotate_all(store, now)?;
+                ops::expire_pending(store, now)
+            })
+            .await?;
+        for pending in expired {
+            self.inner.publish(Event::PendingChanged {
+                pending,
+                state: PendingState::Expired,
+            });
+        }
+        Ok(())
+    }
+
+    /// Our link, to give to people who want to add us.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn link(&self) -> Result<Link, EngineError> {
+        self.inner
+            .db
+            .call(|store, _| Ok(Link::new(store.identity()?.handshake_key.public_key())))
+            .await
+    }
+
+    /// Our nickname.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn nickname(&self) -> Result<String, EngineError> {
+        self.inner
+            .db
+            .call(|store, _| Ok(store.identity()?.nickname))
+            .await
+    }
+
+    /// Adds someone's link under the name `alias`. The handshake runs once they have
+    /// added ours, over whatever transport reaches them (or files).
+    ///
+    /// # Errors
+    /// [`EngineError::Link`] for a malformed or mistyped link, [`EngineError::OwnLink`],
+    /// [`EngineError::AlreadyContact`], [`EngineError::AlreadyPending`], a refused alias.
+    pub async fn add_link(&self, link: &str, alias: &str) -> Result<PendingContactId, EngineError> {
+        let (link, alias) = (link.to_owned(), alias.to_owned());
+        let now = now()?;
+        let id = self
+            .inner
+            .db
+            .call(move |store, rng| ops::add_link(store, &link, &alias, now, rng))
+            .await?;
+        self.inner.publish(Event::PendingChanged {
+            pending: id,
+            state: PendingState::Waiting,
+        });
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Every contact.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn contacts(&self) -> Result<Vec<Contact>, EngineError> {
+        self.inner.db.call(|store, _| Ok(store.contacts()?)).await
+    }
+
+    /// Every pending contact.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn pending(&self) -> Result<Vec<PendingInfo>, EngineError> {
+        self.inner
+            .db
+            .call(|store, _| {
+                let mut out = Vec::new();
+                for p in store.pending_contacts()? {
+                    let state = match p.state {
+                        ops::STAGE_COMPLETE => {
+                            match ops::contact_by_link(store, &p.handshake_public)? {
+                                Some(c) => PendingState::Completed(c),
+                                None => PendingState::AwaitingInfo,
+                            }
+                        }
+                        ops::STAGE_AWAITING_INFO => PendingState::AwaitingInfo,
+                        _ => PendingState::Waiting,
+                    };
+                    out.push(PendingInfo {
+                        id: p.id,
+                        link: Link::new(p.handshake_public),
+                        expires_at: p
+                            .added_at
+                            .checked_add(bramble_proto::contact::PENDING_EXPIRY)
+                            .unwrap_or(Timestamp::MAX),
+                        alias: p.alias,
+                        added_at: p.added_at,
+                        state,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// The contact or pending contact called `name` (our alias for it, else its own
+    /// nickname; case-sensitive). A contact wins over a pending contact completed into it.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownName`], [`EngineError::AmbiguousName`].
+    pub async fn find(&self, name: &str) -> Result<Target, EngineError> {
+        let contacts = self.contacts().await?;
+        let matches: Vec<_> = contacts
+            .iter()
+            .filter(|c| ops::display_name(c) == name)
+            .collect();
+        match matches.as_slice() {
+            [c] => return Ok(Target::Contact(c.id)),
+            [] => {}
+            _ => return Err(EngineError::AmbiguousName(name.to_owned())),
+        }
+        let pending: Vec<_> = self
+            .pending()
+            .await?
+            .into_iter()
+            .filter(|p| p.alias == name && !matches!(p.state, PendingState::Completed(_)))
+            .collect();
+        match pending.as_slice() {
+            [p] => Ok(Target::Pending(p.id)),
+            [] => Err(EngineError::UnknownName(name.to_owned())),
+            _ => Err(EngineError::AmbiguousName(name.to_owned())),
+        }
+    }
+
+    /// [`Engine::find`], for a contact only.
+    ///
+    /// # Errors
+    /// As [`Engine::find`]; [`EngineError::UnknownName`] for a pending contact, with a
+    /// word on why.
+    pub async fn find_contact(&self, name: &str) -> Result<ContactId, EngineError> {
+        match self.find(name).await? {
+            Target::Contact(c) => Ok(c),
+            Target::Pending(_) => Err(EngineError::UnknownName(format!(
+                "{name} (still pending: the handshake has not completed)"
+            ))),
+        }
+    }
+
+    /// Queues a text message to a contact; it goes out over the first transport that
+    /// reaches them.
+    ///
+    /// # Errors
+    /// An empty, too long or control-character text; store errors.
+    pub async fn send(&self, contact: ContactId, text: &str) -> Result<MessageId, EngineError> {
+        let text = text.to_owned();
+        let now = now()?;
+        let id = self
+            .inner
+            .db
+            .call(move |store, _| Ok(store.send_private_message(contact, &text, now)?))
+            .await?;
+        let _ = self.inner.changes.send(contact);
+        Ok(id)
+    }
+
+    /// The latest `limit` messages of the conversation with a contact, oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn conversation(
+        &self,
+        contact: ContactId,
+        limit: usize,
+    ) -> Result<Vec<ConversationMessage>, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.conversation(contact, None, limit)?))
+            .await
+    }
+
+    /// Marks the whole conversation with a contact read.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn mark_read(&self, contact: ContactId) -> Result<(), EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.mark_conversation_read(contact)?))
+            .await
+    }
+
+    /// The safety number of us and a contact.
+    ///
+    /// # Errors
+    /// [`EngineError::ContactGone`]; store errors.
+    pub async fn safety_number(&self, contact: ContactId) -> Result<SafetyNumber, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| {
+                let c = store.contact(contact)?.ok_or(EngineError::ContactGone)?;
+                let me = store.identity()?;
+                Ok(SafetyNumber::new(
+                    (
+                        &me.signing_key.verifying_key(),
+                        &me.handshake_key.public_key(),
+                    ),
+                    (&c.signing_public, &c.handshake_public),
+                ))
+            })
+            .await
+    }
+
+    /// Marks a contact verified (after comparing safety numbers) or not.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn set_verified(
+        &self,
+        contact: ContactId,
+        verified: bool,
+    ) -> Result<(), EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.set_contact_verified(contact, verified)?))
+            .await
+    }
+
+    /// Writes what `target` should receive as stream files into `dir`: for a pending
+    /// contact its handshake, for a contact everything due (and our handshake while it
+    /// may still need it).
+    ///
+    /// # Errors
+    /// Store errors; I/O errors writing the files (the messages stay queued: a stream
+    /// that was not written is simply never read).
+    pub async fn export(&self, target: Target, dir: &Path) -> Result<ExportReport, EngineError> {
+        let now = now()?;
+        let ctx = self.inner.ctx.clone();
+        let (streams, messages) = self
+            .inner
+            .db
+            .call(move |store, rng| ops::export_streams(store, &ctx, target, now, rng))
+            .await?;
+        let dir = dir.to_owned();
+        let files = tokio::task::spawn_blocking(move || {
+            streams
+                .iter()
+                .map(|s| file::write_stream(&dir, s))
+                .collect::<io::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|_| EngineError::Stopped)??;
+        Ok(ExportReport { files, messages })
+    }
+
+    /// Reads every stream file in `dir`. Handshake streams are read first, then the
+    /// rest, again and again while a pass completes a contact (whose streams a later
+    /// pass then recognises). Nothing in `dir` is changed; importing twice is harmless.
+    ///
+    /// # Errors
+    /// The folder cannot be listed; store errors.
+    pub async fn import(&self, dir: &Path) -> Result<ImportReport, EngineError> {
+        let dir = dir.to_owned();
+        let found = tokio::task::spawn_blocking(move || file::read_streams(&dir))
+            .await
+            .map_err(|_| EngineError::Stopped)??;
+        let mut report = ImportReport::default();
+        let mut todo = Vec::new();
+        for f in found {
+            match f.contents {
+                Ok(bytes) => todo.push((f.path, bytes)),
+                Err(reason) => report.rejected.push((f.path, reason.to_string())),
+            }
+        }
+        loop {
+            let mut left = Vec::new();
+            let mut progress = false;
+            for (path, bytes) in todo {
+                let ctx = self.inner.ctx.clone();
+                let now = now()?;
+                let (bytes, outcome) = self
+                    .inner
+                    .db
+                    .call(move |store, rng| {
+                        let r = ops::import_stream(store, &ctx, &bytes, now, rng);
+                        r.map(|o| (bytes, o))
+                    })
+                    .await?;
+                match outcome {
+                    ops::Imported::Sync {
+                        contact,
+                        delivered,
+                        events,
+                    } => {
+                        report
+                            .messages
+                            .extend(delivered.into_iter().map(|id| (contact, id)));
+                        for e in events {
+                            self.inner.publish(e);
+                        }
+                    }
+                    ops::Imported::Handshake { pending, created } => {
+                        report.handshakes += 1;
+                        if let Some(c) = created {
+                            progress = true;
+                            report.contacts_added.push(c);
+                            self.inner.publish(Event::ContactAdded { contact: c });
+                            self.inner.publish(Event::PendingChanged {
+                                pending,
+                                state: PendingState::Completed(c),
+                            });
+                        }
+                    }
+                    ops::Imported::Unrecognised => left.push((path, bytes)),
+                    ops::Imported::Damaged(why) => report.rejected.push((path, why)),
+                }
+            }
+            todo = left;
+            if !progress || todo.is_empty() {
+                break;
+            }
+        }
+        report.unrecognised = todo.len();
+        Ok(report)
+    }
+
+    /// The transports this engine runs, with their kinds.
+    pub fn transports(&self) -> Vec<(TransportId, Kind)> {
+        self.inner
+            .transports
+            .iter()
+            .map(|t| (t.id(), t.kind()))
+            .collect()
+    }
+
+    /// Closes every connection and stops the engine's tasks. The store closes when the
+    /// last job is done.
+    pub async fn shutdown(self) {
+        self.inner.shutdown.send_replace(true);
+        let closing: Vec<_> = self
+            .inner
+            .state()
+            .connections
+            .values()
+            .map(|c| c.close.clone())
+            .collect();
+        for c in closing {
+            c.send_replace(true);
+        }
+        // Let connections say goodbye.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn maintenance(inner: Arc<Inner>) {
+    let mut shutdown = inner.shutdown.subscribe();
+    let engine = Engine { inner };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(MAINTENANCE_TICK) => {}
+            _ = shutdown.changed() => return,
+        }
+        let _ = engine.maintain().await;
+    }
+}

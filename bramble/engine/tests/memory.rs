@@ -1,0 +1,272 @@
+//! Engines in one process over the in-memory transport: adding contacts by links,
+//! chatting both ways, isolation from a third account and from strangers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bramble_engine::{Engine, EngineError, Event, PendingState, create_account};
+use bramble_proto::contact::{LABEL_LEN, LinkError};
+use bramble_proto::messaging::DeliveryState;
+use bramble_proto::transport::TransportId;
+use thicket_transport::memory::{MemoryNetwork, MemoryTransport};
+use thicket_transport::{BoxConnection, BoxFuture, Kind, RendezvousPoint, Status, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, watch};
+
+const PASSWORD: &str = "correct horse";
+
+/// A memory transport whose dials can be sent to another address, to play a network
+/// that delivers a stream to the wrong peer.
+#[derive(Clone)]
+struct Redirect {
+    inner: MemoryTransport,
+    to: Arc<Mutex<Option<String>>>,
+}
+
+impl Transport for Redirect {
+    fn id(&self) -> TransportId {
+        self.inner.id()
+    }
+    fn max_latency(&self) -> Duration {
+        self.inner.max_latency()
+    }
+    fn kind(&self) -> Kind {
+        self.inner.kind()
+    }
+    fn start(&self, incoming: mpsc::Sender<BoxConnection>) -> BoxFuture<'_, io::Result<()>> {
+        self.inner.start(incoming)
+    }
+    fn local_properties(&self) -> BTreeMap<String, String> {
+        self.inner.local_properties()
+    }
+    fn dial<'a>(
+        &'a self,
+        properties: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, io::Result<BoxConnection>> {
+        Box::pin(async move {
+            let to = self.to.lock().unwrap().clone();
+            match to {
+                Some(address) => {
+                    let props = BTreeMap::from([(String::from("address"), address)]);
+                    self.inner.dial(&props).await
+                }
+                None => self.inner.dial(properties).await,
+            }
+        })
+    }
+    fn rendezvous<'a>(
+        &'a self,
+        point: &'a RendezvousPoint,
+    ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>> {
+        self.inner.rendezvous(point)
+    }
+    fn end_rendezvous(&self, label: &[u8; LABEL_LEN]) {
+        self.inner.end_rendezvous(label);
+    }
+    fn status(&self) -> watch::Receiver<Status> {
+        self.inner.status()
+    }
+}
+
+struct Peer {
+    engine: Engine,
+    events: broadcast::Receiver<Event>,
+    _dir: tempfile::TempDir,
+}
+
+async fn peer(
+    net: &MemoryNetwork,
+    name: &str,
+    redirect: Option<Arc<Mutex<Option<String>>>>,
+) -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("account");
+    let nick = name.to_owned();
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || create_account(&p, &nick, PASSWORD))
+        .await
+        .unwrap()
+        .unwrap();
+    let memory = net.transport(name);
+    let transport: Arc<dyn Transport> = match redirect {
+        Some(to) => Arc::new(Redirect { inner: memory, to }),
+        None => Arc::new(memory),
+    };
+    let engine = Engine::open(&path, PASSWORD, vec![transport])
+        .await
+        .unwrap();
+    let events = engine.events();
+    Peer {
+        engine,
+        events,
+        _dir: dir,
+    }
+}
+
+/// Waits for an event `pick` accepts, up to 30 s.
+async fn wait_for<T>(peer: &mut Peer, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = tokio::time::timeout_at(deadline, peer.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap();
+        if let Some(v) = pick(&e) {
+            return v;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_add_each_other_and_chat_and_a_third_stays_out() {
+    let net = MemoryNetwork::new();
+    let redirect = Arc::new(Mutex::new(None));
+    let (mut a, mut b, c) = (
+        peer(&net, "alice", None).await,
+        peer(&net, "bob", None).await,
+        peer(&net, "carol", Some(redirect.clone())).await,
+    );
+    let (link_a, link_b, link_c) = (
+        a.engine.link().await.unwrap().to_string(),
+        b.engine.link().await.unwrap().to_string(),
+        c.engine.link().await.unwrap().to_string(),
+    );
+
+    // Bad links are refused clearly.
+    let mut typo = link_b.clone().into_bytes();
+    typo[30] = if typo[30] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    assert!(matches!(
+        a.engine.add_link(&typo, "Bob").await,
+        Err(EngineError::Link(LinkError::Checksum))
+    ));
+    assert!(matches!(
+        a.engine.add_link(&link_a, "me").await,
+        Err(EngineError::OwnLink)
+    ));
+    assert!(matches!(
+        a.engine.add_link("hello", "x").await,
+        Err(EngineError::Link(LinkError::Malformed))
+    ));
+    assert!(matches!(
+        a.engine.add_link(&link_b, "a\u{1b}[31m").await,
+        Err(EngineError::Store(_))
+    ));
+
+    // Alice and Bob add each other; Carol adds Alice, who never adds her.
+    let pending_a = a.engine.add_link(&link_b, "Bob").await.unwrap();
+    assert!(
+        matches!(a.engine.add_link(&link_b, "Bob again").await, Err(EngineError::AlreadyPending(n)) if n == "Bob")
+    );
+    b.engine.add_link(&link_a, "Alice").await.unwrap();
+    c.engine.add_link(&link_a, "Alice").await.unwrap();
+    let contact_b = wait_for(&mut a, "Alice's contact", |e| match e {
+        Event::ContactAdded { contact } => Some(*contact),
+        _ => None,
+    })
+    .await;
+    let contact_a = wait_for(&mut b, "Bob's contact", |e| match e {
+        Event::ContactAdded { contact } => Some(*contact),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(a.engine.add_link(&link_b, "Bob 2").await, Err(EngineError::AlreadyContact(n)) if n == "Bob")
+    );
+    let contacts = a.engine.contacts().await.unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0].nickname, "bob");
+    assert_eq!(contacts[0].alias.as_deref(), Some("Bob"));
+    assert!(!contacts[0].verified);
+    assert_eq!(a.engine.find_contact("Bob").await.unwrap(), contact_b);
+    // Safety numbers agree.
+    assert_eq!(
+        a.engine.safety_number(contact_b).await.unwrap(),
+        b.engine.safety_number(contact_a).await.unwrap()
+    );
+    let _ = pending_a;
+
+    // They connect over the memory transport and chat both ways.
+    wait_for(&mut a, "a connection", |e| {
+        matches!(e, Event::ContactConnected { contact, .. } if *contact == contact_b).then_some(())
+    })
+    .await;
+    let hello = a.engine.send(contact_b, "hello Bob").await.unwrap();
+    let got = wait_for(&mut b, "Alice's message", |e| match e {
+        Event::MessageReceived { contact, id } if *contact == contact_a => Some(*id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, hello);
+    wait_for(&mut a, "delivery", |e| {
+        matches!(e, Event::DeliveryChanged { id, state: DeliveryState::Delivered, .. } if *id == hello).then_some(())
+    })
+    .await;
+    let reply = b.engine.send(contact_a, "hi Alice").await.unwrap();
+    assert_eq!(
+        wait_for(&mut a, "Bob's reply", |e| match e {
+            Event::MessageReceived { id, .. } => Some(*id),
+            _ => None,
+        })
+        .await,
+        reply
+    );
+    let convo = a.engine.conversation(contact_b, 10).await.unwrap();
+    let texts: Vec<_> = convo.iter().map(|m| (m.ours, m.text.as_str())).collect();
+    assert_eq!(texts, [(true, "hello Bob"), (false, "hi Alice")]);
+    assert_eq!(convo[0].delivery, Some(DeliveryState::Delivered));
+
+    // Carol's pending contact never completes: Alice does not have her link.
+    assert!(c.engine.contacts().await.unwrap().is_empty());
+    assert!(matches!(
+        c.engine.pending().await.unwrap()[0].state,
+        PendingState::Waiting
+    ));
+    // Bob and Carol become contacts; then Carol's dials to Bob reach Alice instead.
+    // Alice must not take Carol's stream for anyone's.
+    *redirect.lock().unwrap() = Some(String::from("alice"));
+    b.engine.add_link(&link_c, "Carol").await.unwrap();
+    c.engine.add_link(&link_b, "Bob").await.unwrap();
+    let carol_at_bob = wait_for(&mut b, "Bob's contact Carol", |e| match e {
+        Event::ContactAdded { contact } => Some(*contact),
+        _ => None,
+    })
+    .await;
+    // Give Carol time to dial Alice by mistake a few times.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        a.engine.contacts().await.unwrap().len(),
+        1,
+        "Alice gained no contact"
+    );
+    while let Ok(e) = a.events.try_recv() {
+        if let Event::ContactConnected { contact, .. } | Event::MessageReceived { contact, .. } = e
+        {
+            assert_eq!(contact, contact_b, "Alice connected to someone else: {e:?}");
+        }
+    }
+    // With the network fixed, Carol reaches Bob.
+    *redirect.lock().unwrap() = None;
+    wait_for(&mut b, "Carol's connection", |e| {
+        matches!(e, Event::ContactConnected { contact, .. } if *contact == carol_at_bob)
+            .then_some(())
+    })
+    .await;
+
+    // A stranger's bytes get no reply: the connection is closed without one byte.
+    let mut stranger = net.connect("alice").await.unwrap();
+    stranger.write_all(&[0x42; 200]).await.unwrap();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), stranger.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0, "a stranger got a reply");
+
+    for p in [a, b, c] {
+        p.engine.shutdown().await;
+    }
+}

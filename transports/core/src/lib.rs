@@ -1,0 +1,126 @@
+//! Thicket's transport interface (`ARCHITECTURE.md#transports`), and the two transports
+//! every build has: [`memory`] (in-process, for tests) and [`file`] (streams carried as
+//! files on a removable drive).
+//!
+//! A transport moves opaque bytes: every stream it carries starts with a tag only the
+//! intended contact recognises and is encrypted end to end by the engine. A transport
+//! never sees a contact's identity; it knows only addresses (its own
+//! [`Transport::local_properties`], a contact's published properties to
+//! [`Transport::dial`]) and rendezvous points of pending contacts.
+//!
+//! Duplex transports hand the engine connections (both directions at once); one-way
+//! transports carry single streams, written and read whole (see [`file`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bramble_proto::contact::LABEL_LEN;
+use bramble_proto::crypto::SecretKey;
+use bramble_proto::stream::Role;
+use bramble_proto::transport::TransportId;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+
+pub mod file;
+pub mod memory;
+
+/// A boxed future, for the object-safe [`Transport`] trait.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A duplex byte pipe to a peer.
+pub trait Connection: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Connection for T {}
+
+/// A connection, boxed.
+pub type BoxConnection = Box<dyn Connection>;
+
+/// Whether a transport carries conversations or single streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Connections carry a stream each way at once (Tor, LAN, BLE, memory).
+    Duplex,
+    /// Each stream travels alone, one way, possibly days later (files).
+    OneWay,
+}
+
+/// What a transport can do right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not started.
+    Stopped,
+    /// Starting (Tor bootstrapping, a radio powering up).
+    Starting,
+    /// Accepting and making connections.
+    Up,
+    /// Not usable, with the reason in words for the user.
+    Down(String),
+}
+
+/// Where a pending contact and we meet before either knows the other's addresses
+/// (`spec/contacts.md#rendezvous`).
+#[derive(Clone, Debug)]
+pub struct RendezvousPoint {
+    /// Our role: on transports where one side listens and the other dials, Alice
+    /// listens.
+    pub role: Role,
+    /// The label of the current period, for broadcast transports.
+    pub label: [u8; LABEL_LEN],
+    /// Seed of the rendezvous onion service we host.
+    pub our_onion_seed: SecretKey,
+    /// Seed of the rendezvous onion service the peer hosts.
+    pub their_onion_seed: SecretKey,
+}
+
+/// One transport. Implementations are cheap handles (an `Arc` inside); every method may
+/// be called from any task.
+pub trait Transport: Send + Sync + 'static {
+    /// The transport's identifier, which keys are derived for.
+    fn id(&self) -> TransportId;
+
+    /// The longest a stream may take to arrive; sets the period length and
+    /// retransmission timers.
+    fn max_latency(&self) -> Duration;
+
+    /// Duplex or one-way.
+    fn kind(&self) -> Kind;
+
+    /// Starts listening; every connection that arrives is sent to `incoming`. A
+    /// transport that cannot listen (one-way) returns at once.
+    ///
+    /// # Errors
+    /// The transport could not start.
+    fn start(&self, incoming: mpsc::Sender<BoxConnection>) -> BoxFuture<'_, io::Result<()>>;
+
+    /// Our addresses on this transport, published to contacts in contact info.
+    fn local_properties(&self) -> BTreeMap<String, String>;
+
+    /// Connects to a contact at the addresses it published.
+    ///
+    /// # Errors
+    /// Unreachable, refused, or not a duplex transport.
+    fn dial<'a>(
+        &'a self,
+        properties: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, io::Result<BoxConnection>>;
+
+    /// Tries to meet a pending contact: makes sure our side of the rendezvous is up
+    /// (connections to it arrive through [`Transport::start`]'s channel) and, where
+    /// this side dials, dials the peer's. `Ok(None)` when there is nothing to dial yet.
+    ///
+    /// # Errors
+    /// The transport failed (not: the peer is absent, which is `Ok(None)`).
+    fn rendezvous<'a>(
+        &'a self,
+        point: &'a RendezvousPoint,
+    ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>>;
+
+    /// Stops our side of a rendezvous (the pending contact completed or expired).
+    fn end_rendezvous(&self, label: &[u8; LABEL_LEN]);
+
+    /// The transport's status as it changes.
+    fn status(&self) -> watch::Receiver<Status>;
+}
