@@ -41,6 +41,9 @@ use tokio::sync::{Notify, broadcast, watch};
 mod conn;
 mod db;
 mod ops;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
 
 use db::Db;
 pub use ops::Target;
@@ -549,6 +552,17 @@ impl Engine {
         self.inner
             .db
             .call(move |store, _| Ok(store.conversation(contact, None, limit)?))
+            .await
+    }
+
+    /// How many of a contact's messages are unread.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn unread_count(&self, contact: ContactId) -> Result<u64, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.unread_count(contact)?))
             .await
     }
 

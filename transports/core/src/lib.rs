@@ -1,5 +1,5 @@
 //! Thicket's transport interface (`ARCHITECTURE.md#transports`), and the two transports
-//! every build has: [`memory`] (in-process, for tests) and [`file`] (streams carried as
+//! every build has: [`memory`] (in-process, for tests) and [`file`](mod@file) (streams carried as
 //! files on a removable drive).
 //!
 //! A transport moves opaque bytes: every stream it carries starts with a tag only the
@@ -9,7 +9,7 @@
 //! [`Transport::dial`]) and rendezvous points of pending contacts.
 //!
 //! Duplex transports hand the engine connections (both directions at once); one-way
-//! transports carry single streams, written and read whole (see [`file`]).
+//! transports carry single streams, written and read whole (see [`file`](mod@file)).
 
 use std::collections::BTreeMap;
 use std::future::Future;

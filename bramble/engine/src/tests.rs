@@ -1,0 +1,64 @@
+//! Engine steps on a real store, with time as an argument.
+
+use std::time::Duration;
+
+use bramble_proto::contact::PENDING_EXPIRY;
+use bramble_proto::stream::StreamTag;
+use bramble_proto::time::Timestamp;
+use bramble_proto::transport::TransportId;
+use bramble_store::{KdfParams, Store};
+use chacha20::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use crate::ops;
+
+fn store(dir: &std::path::Path, name: &str, rng: &mut ChaCha20Rng) -> Store {
+    let params = KdfParams::new(256, 1, 1).unwrap();
+    Store::create(&dir.join(name), name, "pw", params, t(0), rng).unwrap()
+}
+
+fn t(days: u64) -> Timestamp {
+    Timestamp::from_millis(1_780_000_000_000 + days * 86_400_000).unwrap()
+}
+
+#[test]
+fn pending_contacts_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let mut a = store(dir.path(), "a", &mut rng);
+    let b = store(dir.path(), "b", &mut rng);
+    let link_b =
+        bramble_proto::contact::Link::new(b.identity().unwrap().handshake_key.public_key());
+    let id = ops::add_link(&mut a, &link_b.to_string(), "Bob", t(0), &mut rng).unwrap();
+    let days = PENDING_EXPIRY.as_secs() / 86_400;
+    assert!(ops::expire_pending(&mut a, t(days - 1)).unwrap().is_empty());
+    assert_eq!(a.pending_contacts().unwrap().len(), 1);
+    let just_before = t(days).checked_sub(Duration::from_millis(1)).unwrap();
+    assert!(ops::expire_pending(&mut a, just_before).unwrap().is_empty());
+    assert_eq!(ops::expire_pending(&mut a, t(days)).unwrap(), [id]);
+    assert!(
+        a.pending_contacts().unwrap().is_empty(),
+        "removed with its secrets"
+    );
+    // The link may be added again.
+    ops::add_link(&mut a, &link_b.to_string(), "Bob", t(days), &mut rng).unwrap();
+}
+
+#[test]
+fn strangers_streams_are_not_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let mut a = store(dir.path(), "a", &mut rng);
+    let b = store(dir.path(), "b", &mut rng);
+    let link_b =
+        bramble_proto::contact::Link::new(b.identity().unwrap().handshake_key.public_key());
+    ops::add_link(&mut a, &link_b.to_string(), "Bob", t(0), &mut rng).unwrap();
+    let ctx = ops::Ctx::new([]);
+    for tag in [[0u8; 16], [0xa5; 16]] {
+        let r = ops::recognise(&mut a, &ctx, &TransportId::FILE, &StreamTag(tag), t(0)).unwrap();
+        assert!(r.is_none());
+    }
+    // Files: the same, without a reply of any kind.
+    let imported = ops::import_stream(&mut a, &ctx, &[0x42; 300], t(0), &mut rng).unwrap();
+    assert!(matches!(imported, ops::Imported::Unrecognised));
+}

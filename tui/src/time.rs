@@ -1,0 +1,46 @@
+//! Timestamps as people read them: `YYYY-MM-DD HH:MM` in UTC.
+
+use bramble_proto::time::Timestamp;
+
+/// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+/// `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn format(t: Timestamp) -> String {
+    let secs = i64::try_from(t.as_millis() / 1000).unwrap_or(i64::MAX);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let t = |ms| format(Timestamp::from_millis(ms).unwrap());
+        assert_eq!(t(0), "1970-01-01 00:00 UTC");
+        assert_eq!(t(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(t(1_764_625_800_000), "2025-12-01 21:50 UTC");
+    }
+}

@@ -1,0 +1,251 @@
+//! Two `thicket` processes with separate accounts and no network at all: they add each
+//! other's links and chat, carrying every stream as files between them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Account {
+    dir: PathBuf,
+    password: PathBuf,
+}
+
+impl Account {
+    fn new(root: &Path, name: &str) -> Self {
+        let password = root.join(format!("{name}.password"));
+        std::fs::write(&password, format!("{name} has a long password\n")).unwrap();
+        Account {
+            dir: root.join(name),
+            password,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_thicket"))
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--password-file")
+            .arg(&self.password)
+            .args(args)
+            .env_remove("XDG_DATA_HOME")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let (stdout, stderr) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        assert!(
+            out.status.success(),
+            "thicket {args:?} failed: {stderr}\n{stdout}"
+        );
+        stdout
+    }
+
+    /// Runs a command that must fail; returns its error message.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(1), "thicket {args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+#[test]
+fn two_processes_chat_by_files_only() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        Account::new(root.path(), "alice"),
+        Account::new(root.path(), "bob"),
+    );
+    a.ok(&["init", "--name", "alice"]);
+    b.ok(&["init", "--name", "bob"]);
+    assert!(
+        a.fails(&["init", "--name", "alice"])
+            .contains("already exists")
+    );
+    let (link_a, link_b) = (
+        a.ok(&["link"]).trim().to_owned(),
+        b.ok(&["link"]).trim().to_owned(),
+    );
+    assert!(link_a.starts_with("thicket://") && link_a != link_b);
+
+    // Bad links get clear errors and change nothing.
+    let mut typo = link_b.clone().into_bytes();
+    typo[40] = if typo[40] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    assert!(a.fails(&["add", &typo, "--name", "Bob"]).contains("typo"));
+    assert!(
+        a.fails(&["add", &link_a, "--name", "Me"])
+            .contains("your own link")
+    );
+    assert!(
+        a.fails(&["add", "thicket://abc", "--name", "Bob"])
+            .contains("not a Thicket link")
+    );
+    assert!(a.ok(&["pending"]).contains("No pending contacts"));
+    // A wrong password is refused.
+    let wrong = Account {
+        dir: a.dir.clone(),
+        password: b.password.clone(),
+    };
+    assert!(wrong.fails(&["link"]).contains("wrong password"));
+
+    a.ok(&["add", &link_b, "--name", "Bob"]);
+    b.ok(&["add", &link_a, "--name", "Alice"]);
+    assert!(
+        a.fails(&["add", &link_b, "--name", "Robert"])
+            .contains("already added, as Bob")
+    );
+    assert!(
+        a.fails(&["send", "Bob", "too early"])
+            .contains("still pending")
+    );
+
+    // Alice → Bob: her handshake. Bob → Alice: his, with his info; Alice completes.
+    let stick = root.path().join("stick");
+    let to_bob = stick.join("to-bob-1");
+    a.ok(&["export", "Bob", "--to", to_bob.to_str().unwrap()]);
+    let out = b.ok(&["import", to_bob.to_str().unwrap()]);
+    assert!(out.contains("Read 1 handshake file"), "{out}");
+    assert!(
+        b.ok(&["pending"])
+            .contains("waiting for their contact details")
+    );
+    let to_alice = stick.join("to-alice-1");
+    b.ok(&["export", "Alice", "--to", to_alice.to_str().unwrap()]);
+    let out = a.ok(&["import", to_alice.to_str().unwrap()]);
+    assert!(out.contains("Added Bob"), "{out}");
+    assert!(a.ok(&["contacts"]).contains("Bob (bob)\tnot verified"));
+    assert!(
+        a.fails(&["add", &link_b, "--name", "Robert"])
+            .contains("Bob is already a contact")
+    );
+
+    // Alice writes; her next export completes Bob and carries the message.
+    a.ok(&["send", "Bob", "hello", "Bob"]);
+    assert!(a.ok(&["read", "Bob"]).contains("you: hello Bob [queued]"));
+    let to_bob = stick.join("to-bob-2");
+    let out = a.ok(&["export", "Bob", "--to", to_bob.to_str().unwrap()]);
+    assert!(
+        out.contains("Wrote 2 file(s) for Bob (1 new message(s))"),
+        "{out}"
+    );
+    assert!(a.ok(&["read", "Bob"]).contains("you: hello Bob [sent]"));
+    // Partial and foreign files beside them are skipped with a reason.
+    std::fs::write(to_bob.join("holiday.jpg"), b"not ours").unwrap();
+    std::fs::write(
+        to_bob.join(format!(".{}.part", "ab".repeat(16))),
+        b"cut short",
+    )
+    .unwrap();
+    std::fs::write(
+        to_bob.join(format!("{}.thicket", "cd".repeat(16))),
+        vec![7u8; 500],
+    )
+    .unwrap();
+    let out = b.ok(&["import", to_bob.to_str().unwrap()]);
+    assert!(out.contains("Added Alice"), "{out}");
+    assert!(out.contains("1 new message(s) from Alice"), "{out}");
+    assert!(out.contains("holiday.jpg: not a Thicket file"), "{out}");
+    assert!(out.contains("an export that did not finish"), "{out}");
+    assert!(out.contains("1 file(s) were not for this account"), "{out}");
+    let read = b.ok(&["read", "Alice"]);
+    assert!(read.contains("Alice: hello Bob [new]"), "{read}");
+    assert!(
+        !b.ok(&["read", "Alice"]).contains("[new]"),
+        "read marks read"
+    );
+    // Importing the same folder again reads nothing new.
+    let out = b.ok(&["import", to_bob.to_str().unwrap()]);
+    assert!(!out.contains("new message"), "{out}");
+    assert!(
+        out.contains("3 file(s) were not for this account or were read before"),
+        "{out}"
+    );
+    assert!(b.ok(&["pending"]).contains("No pending contacts"));
+
+    // Bob replies by file; Alice learns hers was delivered.
+    b.ok(&["send", "Alice", "hi", "Alice"]);
+    let to_alice = stick.join("to-alice-2");
+    b.ok(&["export", "Alice", "--to", to_alice.to_str().unwrap()]);
+    let out = a.ok(&["import", to_alice.to_str().unwrap()]);
+    assert!(out.contains("1 new message(s) from Bob"), "{out}");
+    let read = a.ok(&["read", "Bob"]);
+    assert!(read.contains("you: hello Bob [delivered]"), "{read}");
+    assert!(read.contains("Bob: hi Alice [new]"), "{read}");
+    assert!(a.ok(&["pending"]).contains("No pending contacts"));
+    // And Bob learns his was.
+    let to_bob = stick.join("to-bob-3");
+    a.ok(&["export", "Bob", "--to", to_bob.to_str().unwrap()]);
+    b.ok(&["import", to_bob.to_str().unwrap()]);
+    assert!(
+        b.ok(&["read", "Alice"])
+            .contains("you: hi Alice [delivered]")
+    );
+
+    // The safety numbers match; verifying marks the contact.
+    let number = |out: String| out.lines().nth(1).unwrap().to_owned();
+    let (na, nb) = (
+        number(a.ok(&["verify", "Bob"])),
+        number(b.ok(&["verify", "Alice"])),
+    );
+    assert_eq!(na, nb);
+    assert_eq!(na.split(' ').count(), 12);
+    a.ok(&["verify", "Bob", "--confirm"]);
+    assert!(a.ok(&["contacts"]).contains("Bob (bob)\tverified"));
+    assert!(
+        a.fails(&["read", "Carol"])
+            .contains("no contact or pending contact is called \"Carol\"")
+    );
+}
+
+#[test]
+fn no_password_source_and_no_account() {
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
+        .arg("--data-dir")
+        .arg(root.path().join("nobody"))
+        .arg("link")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("no account here")
+    );
+    // Password from a file descriptor: this test passes the file as stdin (fd 0).
+    let a = Account::new(root.path(), "carol");
+    a.ok(&["init", "--name", "carol"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
+        .arg("--data-dir")
+        .arg(&a.dir)
+        .args(["--password-fd", "0", "link"])
+        .stdin(std::fs::File::open(&a.password).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No terminal and no file: a clear error, not a hang. (Only checkable where this
+    // test has no controlling terminal, as under CI; elsewhere it would prompt.)
+    if std::fs::File::open("/dev/tty").is_ok() {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
+        .arg("--data-dir")
+        .arg(&a.dir)
+        .arg("link")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
