@@ -1,7 +1,8 @@
 //! The handshake over arbitrary peer input: the record reader over arbitrary bytes and
 //! splits, every record it yields handed to a handshake, and saved states restored from
-//! arbitrary bytes. Never panics; a refused record leaves the saved state unchanged;
-//! only the real peer's info completes the handshake.
+//! arbitrary bytes, and contact info decoded from arbitrary bytes. Never panics; a
+//! refused record leaves the saved state unchanged; only the real peer's info completes
+//! the handshake; no forged contact info is accepted.
 #![no_main]
 
 use bramble_proto::contact::{Handshake, HandshakeReader, Profile, Properties};
@@ -31,6 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let now = Timestamp::from_millis(1_750_000_000_000).unwrap_or(Timestamp::EPOCH);
 
     let _ = Handshake::restore(&ours, &theirs.public_key(), data);
+    // Contact info as it would be after opening: decoded or refused, never a panic; what
+    // is accepted re-encodes (under a signature it cannot forge, so only refusals here).
+    assert!(bramble_proto::contact::info::decode(data, &[0; 32]).is_err());
 
     let mut reader = HandshakeReader::new();
     let mut rest = data;

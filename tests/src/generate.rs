@@ -1862,6 +1862,12 @@ fn contacts() -> Value {
             "info": h(&info),
             "seal_nonce": h(seal_nonce),
             "sealed_info": h(&sealed),
+            // The records of a handshake stream written once the peer's key is known.
+            "records": h([
+                model::record(0, &model::x25519_public(&ephemeral)),
+                model::record(1, &sealed),
+            ]
+            .concat()),
         })
     };
     let (ta, tb) = (1_764_547_200_000u64, 1_764_547_260_000u64);

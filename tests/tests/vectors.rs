@@ -941,6 +941,11 @@ fn contacts_vectors() {
         .unwrap()
         .is_none()
     );
+    for (hs, side) in [(&ha, &h["alice"]), (&hb, &h["bob"])] {
+        let mut written = Vec::new();
+        hs.write_records(&mut Sent::default(), &mut written);
+        assert_eq!(written, bytes(&side["records"]));
+    }
     let (ra, rb) = (records(&ha), records(&hb));
     assert_eq!(ra[1], HandshakeRecord::ContactInfo(a.sealed.clone()));
     assert_eq!(rb[1], HandshakeRecord::ContactInfo(b.sealed.clone()));

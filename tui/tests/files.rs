@@ -87,6 +87,18 @@ fn two_processes_chat_by_files_only() {
         a.fails(&["add", "thicket://abc", "--name", "Bob"])
             .contains("not a Thicket link")
     );
+    // A link of a later format, with a valid checksum.
+    let key = [9u8; 32];
+    let digest = bramble_proto::crypto::hash(
+        bramble_proto::crypto::label::CONTACT_LINK_CHECKSUM,
+        &[&[2], &key],
+    );
+    let v2 = [&[2u8][..], &key, &digest.0[..2]].concat();
+    let v2 = format!("thicket://{}", bramble_proto::contact::base32_encode(&v2));
+    assert!(
+        a.fails(&["add", &v2, "--name", "Bob"])
+            .contains("version 2")
+    );
     assert!(a.ok(&["pending"]).contains("No pending contacts"));
     // A wrong password is refused.
     let wrong = Account {

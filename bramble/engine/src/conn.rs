@@ -611,16 +611,30 @@ async fn dial_round(inner: &Arc<Inner>) {
             continue;
         };
         for (pending, point) in points {
-            if !inner.state().handshaking.insert(pending) {
-                continue;
+            {
+                // One rendezvous attempt per pending contact and transport at a time; an
+                // attempt never blocks the peer's incoming handshake (Tor may take long to
+                // publish a rendezvous service).
+                let mut state = inner.state();
+                let key = (pending, t.clone());
+                if state.handshaking.contains(&pending) || !state.rendezvousing.insert(key) {
+                    continue;
+                }
             }
-            let (inner, transport) = (inner.clone(), transport.clone());
+            let (inner, transport, t) = (inner.clone(), transport.clone(), t.clone());
             tokio::spawn(async move {
-                if let Ok(Some(conn)) = transport.rendezvous(&point).await {
+                let met = transport.rendezvous(&point).await;
+                let run = {
+                    let mut state = inner.state();
+                    state.rendezvousing.remove(&(pending, t));
+                    matches!(met, Ok(Some(_))) && state.handshaking.insert(pending)
+                };
+                if let (true, Ok(Some(conn))) = (run, met) {
                     let _ =
                         handshake_connection(inner.clone(), transport, conn, pending, None).await;
+                    inner.state().handshaking.remove(&pending);
+                    inner.wake.notify_one();
                 }
-                inner.state().handshaking.remove(&pending);
             });
         }
     }

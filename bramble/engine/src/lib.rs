@@ -274,6 +274,7 @@ struct State {
     connections: HashMap<(ContactId, TransportId), ConnEntry>,
     dialing: HashSet<(ContactId, TransportId)>,
     handshaking: HashSet<PendingContactId>,
+    rendezvousing: HashSet<(PendingContactId, TransportId)>,
     backoff: HashMap<(ContactId, TransportId), Backoff>,
     next_conn: u64,
 }
