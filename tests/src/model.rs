@@ -1,4 +1,5 @@
-//! A reference model of `spec/crypto.md` and `spec/stream.md`, written from the spec
+//! A reference model of the spec (`crypto.md`, `stream.md`, `store.md`, `sync.md`,
+//! `messaging.md`, `contacts.md`), written from the spec
 //! with the primitives alone. It shares no code with `bramble-proto`: where the two
 //! disagree, one of them does not follow the spec.
 

@@ -110,6 +110,14 @@ enum Command {
         /// The folder.
         dir: PathBuf,
     },
+    /// Remove a contact (and your conversation with them) or a pending contact.
+    Remove {
+        /// The contact or pending contact.
+        name: String,
+        /// Yes, delete the contact and the conversation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Keep the account online: transports up, contacts dialed, keys rotated; prints
     /// events until interrupted.
     Run,
@@ -189,7 +197,11 @@ async fn open(global: &Global, dir: &Path) -> Result<Engine, Failure> {
         return Err(EngineError::Store(StoreError::NoAccount).into());
     }
     let password = password::read(global, false)?;
-    Ok(Engine::open(dir, &password, Vec::new()).await?)
+    open_with(dir, &password).await
+}
+
+async fn open_with(dir: &Path, password: &str) -> Result<Engine, Failure> {
+    Ok(Engine::open(dir, password, Vec::new()).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -202,11 +214,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Init { name } => {
             bramble_proto::contact::check_name(&name).map_err(|e| e.to_string())?;
             let password: Zeroizing<String> = password::read(global, true)?;
-            let (d, n) = (dir.clone(), name.clone());
-            tokio::task::spawn_blocking(move || create_account(&d, &n, &password))
+            let (d, n, p) = (dir.clone(), name.clone(), password.clone());
+            tokio::task::spawn_blocking(move || create_account(&d, &n, &p))
                 .await
                 .map_err(|_| "account creation was interrupted")??;
-            let engine = open(global, &dir).await?;
+            let engine = open_with(&dir, &password).await?;
             println!("Created the account of {name} in {}.", dir.display());
             println!("Your link (give it to people who want to add you):");
             println!("{}", engine.link().await?);
@@ -355,6 +367,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             for (path, why) in &report.rejected {
                 println!("Skipped {}: {why}.", path.display());
             }
+            engine.shutdown().await;
+        }
+        Command::Remove { name, yes } => {
+            let engine = open(global, &dir).await?;
+            let target = engine.find(&name).await?;
+            if let (Target::Contact(_), false) = (target, yes) {
+                engine.shutdown().await;
+                return Err(format!(
+                    "removing {name} deletes your conversation with them; run `thicket remove {name} --yes` to go ahead"
+                )
+                .into());
+            }
+            engine.remove(target).await?;
+            println!("Removed {name}.");
             engine.shutdown().await;
         }
         Command::Run => {

@@ -210,6 +210,16 @@ fn two_processes_chat_by_files_only() {
     assert_eq!(na.split(' ').count(), 12);
     a.ok(&["verify", "Bob", "--confirm"]);
     assert!(a.ok(&["contacts"]).contains("Bob (bob)\tverified"));
+
+    // Removing a contact asks for confirmation, then takes the conversation with it.
+    assert!(a.fails(&["remove", "Bob"]).contains("--yes"));
+    a.ok(&["remove", "Bob", "--yes"]);
+    assert!(a.ok(&["contacts"]).contains("No contacts yet"));
+    assert!(a.fails(&["read", "Bob"]).contains("no contact"));
+    // The link can be added again (a new handshake).
+    a.ok(&["add", &link_b, "--name", "Bob"]);
+    a.ok(&["remove", "Bob"]);
+    assert!(a.ok(&["pending"]).contains("No pending contacts"));
     assert!(
         a.fails(&["read", "Carol"])
             .contains("no contact or pending contact is called \"Carol\"")
@@ -232,9 +242,21 @@ fn no_password_source_and_no_account() {
             .unwrap()
             .contains("no account here")
     );
-    // Password from a file descriptor: this test passes the file as stdin (fd 0).
+    // Password from a file descriptor: this test passes the file as stdin (fd 0), read
+    // once even by `init`, which both creates and opens the account.
     let a = Account::new(root.path(), "carol");
-    a.ok(&["init", "--name", "carol"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
+        .arg("--data-dir")
+        .arg(&a.dir)
+        .args(["--password-fd", "0", "init", "--name", "carol"])
+        .stdin(std::fs::File::open(&a.password).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
         .arg("--data-dir")
         .arg(&a.dir)

@@ -47,14 +47,19 @@ pub(crate) async fn start_transport(
         status: status.borrow().clone(),
     });
     tokio::spawn(async move {
+        let mut watching = true;
         loop {
             tokio::select! {
                 conn = rx.recv() => {
                     let Some(conn) = conn else { return };
                     tokio::spawn(incoming(inner.clone(), transport.clone(), conn));
                 }
-                changed = status.changed() => {
-                    if changed.is_err() { continue; }
+                changed = status.changed(), if watching => {
+                    // A transport that dropped its status sender has no more to say.
+                    if changed.is_err() {
+                        watching = false;
+                        continue;
+                    }
                     let s = status.borrow().clone();
                     inner.publish(Event::TransportStatus { transport: id.clone(), status: s });
                 }
@@ -187,6 +192,13 @@ async fn open_streams(
     Ok(Some((writer, reader, plain)))
 }
 
+/// How long a dial or a rendezvous attempt may take (Tor circuits can be slow).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "the transport took too long")
+}
+
 fn not_answered() -> EngineError {
     EngineError::Io(std::io::Error::new(
         std::io::ErrorKind::ConnectionAborted,
@@ -275,6 +287,14 @@ async fn sync_connection(
             .call(move |store, _| Ok(store.make_due(contact, &ids)?))
             .await;
         let _ = inner.changes.send(contact);
+    }
+    // An orderly end (either side closed, or we dropped a redundant connection) ends our
+    // stream cleanly; after a protocol error the connection is dropped without a word.
+    if result.is_ok() {
+        let mut wire = Vec::new();
+        if writer.finish(&mut wire).is_ok() {
+            let _ = conn.write_all(&wire).await;
+        }
     }
     let _ = conn.shutdown().await;
     {
@@ -400,6 +420,8 @@ async fn run_session(
                     ended = true;
                 } else {
                     reader.handle_bytes(&buf[..n], &mut input).map_err(EngineError::Stream)?;
+                    // The peer's final frame: its stream is over.
+                    ended = reader.is_ended();
                 }
             }
             () = sleep => timed_out = true,
@@ -578,7 +600,8 @@ async fn dial_round(inner: &Arc<Inner>) {
             }
             let (inner, transport) = (inner.clone(), transport.clone());
             tokio::spawn(async move {
-                let result = match transport.dial(&props).await {
+                let dialed = tokio::time::timeout(DIAL_TIMEOUT, transport.dial(&props)).await;
+                let result = match dialed.unwrap_or_else(|_| Err(timed_out())) {
                     Ok(conn) => {
                         sync_connection(inner.clone(), transport.clone(), conn, contact, true, None)
                             .await
@@ -623,7 +646,9 @@ async fn dial_round(inner: &Arc<Inner>) {
             }
             let (inner, transport, t) = (inner.clone(), transport.clone(), t.clone());
             tokio::spawn(async move {
-                let met = transport.rendezvous(&point).await;
+                let met = tokio::time::timeout(DIAL_TIMEOUT, transport.rendezvous(&point))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()));
                 let run = {
                     let mut state = inner.state();
                     state.rendezvousing.remove(&(pending, t));

@@ -379,8 +379,10 @@ impl Engine {
             .inner
             .db
             .call(move |store, _| {
-                ops::rotate_all(store, now)?;
-                ops::expire_pending(store, now)
+                // Expiry erases secrets: it runs even if rotation failed.
+                let rotated = ops::rotate_all(store, now);
+                let expired = ops::expire_pending(store, now)?;
+                rotated.map(|()| expired)
             })
             .await?;
         for pending in expired {
@@ -556,6 +558,38 @@ impl Engine {
             .await
     }
 
+    /// Removes a contact (with its keys and the conversation) or a pending contact (with
+    /// its handshake secrets), and any pending contact of the same link.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn remove(&self, target: Target) -> Result<(), EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| {
+                let link = match target {
+                    Target::Contact(c) => {
+                        let link = store.contact(c)?.map(|c| c.handshake_public);
+                        store.remove_contact(c)?;
+                        link
+                    }
+                    Target::Pending(p) => {
+                        store.remove_pending_contact(p)?;
+                        None
+                    }
+                };
+                if let Some(link) = link {
+                    for p in store.pending_contacts()? {
+                        if p.handshake_public == link {
+                            store.remove_pending_contact(p.id)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
     /// How many of a contact's messages are unread.
     ///
     /// # Errors
@@ -624,26 +658,44 @@ impl Engine {
     pub async fn export(&self, target: Target, dir: &Path) -> Result<ExportReport, EngineError> {
         let now = now()?;
         let ctx = self.inner.ctx.clone();
-        let (streams, messages) = self
+        let (streams, sent) = self
             .inner
             .db
             .call(move |store, rng| ops::export_streams(store, &ctx, target, now, rng))
             .await?;
         let dir = dir.to_owned();
-        let files = tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             streams
                 .iter()
                 .map(|s| file::write_stream(&dir, s))
                 .collect::<io::Result<Vec<_>>>()
         })
         .await
-        .map_err(|_| EngineError::Stopped)??;
-        Ok(ExportReport { files, messages })
+        .map_err(|_| EngineError::Stopped)?;
+        match written {
+            Ok(files) => Ok(ExportReport {
+                files,
+                messages: sent.len(),
+            }),
+            Err(e) => {
+                // The stream that carried them was never written: they are due again now.
+                if let Target::Contact(c) = target
+                    && !sent.is_empty()
+                {
+                    self.inner
+                        .db
+                        .call(move |store, _| Ok(store.make_due(c, &sent)?))
+                        .await?;
+                }
+                Err(EngineError::Io(e))
+            }
+        }
     }
 
-    /// Reads every stream file in `dir`. Handshake streams are read first, then the
-    /// rest, again and again while a pass completes a contact (whose streams a later
-    /// pass then recognises). Nothing in `dir` is changed; importing twice is harmless.
+    /// Reads every stream file in `dir`, in name order, again and again while a pass
+    /// completes a contact (whose streams a later pass then recognises). Nothing in `dir`
+    /// is changed; importing twice is harmless. A file that fails is reported and the
+    /// others are still read.
     ///
     /// # Errors
     /// The folder cannot be listed; store errors.
@@ -671,15 +723,29 @@ impl Engine {
                     .db
                     .call(move |store, rng| {
                         let r = ops::import_stream(store, &ctx, &bytes, now, rng);
-                        r.map(|o| (bytes, o))
+                        Ok((bytes, r))
                     })
                     .await?;
+                let outcome = match outcome {
+                    Ok(o) => o,
+                    Err(e @ EngineError::Stopped) => return Err(e),
+                    Err(e) => {
+                        report
+                            .rejected
+                            .push((path, format!("could not be read: {e}")));
+                        continue;
+                    }
+                };
                 match outcome {
                     ops::Imported::Sync {
                         contact,
                         delivered,
                         events,
+                        damage,
                     } => {
+                        if let Some(why) = damage {
+                            report.rejected.push((path.clone(), why));
+                        }
                         report
                             .messages
                             .extend(delivered.into_iter().map(|id| (contact, id)));
@@ -687,7 +753,14 @@ impl Engine {
                             self.inner.publish(e);
                         }
                     }
-                    ops::Imported::Handshake { pending, created } => {
+                    ops::Imported::Handshake {
+                        pending,
+                        created,
+                        damage,
+                    } => {
+                        if let Some(why) = damage {
+                            report.rejected.push((path.clone(), why));
+                        }
                         report.handshakes += 1;
                         if let Some(c) = created {
                             progress = true;
@@ -700,7 +773,6 @@ impl Engine {
                         }
                     }
                     ops::Imported::Unrecognised => left.push((path, bytes)),
-                    ops::Imported::Damaged(why) => report.rejected.push((path, why)),
                 }
             }
             todo = left;

@@ -91,9 +91,11 @@ pub(crate) fn recognise(
         if state.transport != *transport {
             continue;
         }
-        let mut keys = TransportKeys::from_state(state)
-            .and_then(|k| k.rotate_to_time(now))
-            .map_err(EngineError::Stream)?;
+        // One contact's unusable keys must not stop the others' streams.
+        let Ok(mut keys) = TransportKeys::from_state(state).and_then(|k| k.rotate_to_time(now))
+        else {
+            continue;
+        };
         if let Some(incoming) = keys.incoming_mut().recognise(tag) {
             store.save_transport_keys(&[(contact, &keys.to_state())])?;
             confirm_handshake(store, contact)?;
@@ -106,9 +108,9 @@ pub(crate) fn recognise(
         let Ok(mut handshake) = load_handshake(&identity.handshake_key, &pending) else {
             continue;
         };
-        let mut keys = handshake
-            .stream_keys(transport, period_length)
-            .map_err(EngineError::Stream)?;
+        let Ok(mut keys) = handshake.stream_keys(transport, period_length) else {
+            continue;
+        };
         if let Some(incoming) = keys.incoming_mut().recognise(tag) {
             handshake.save_stream_keys(&keys);
             save_handshake(store, pending.id, &handshake)?;
@@ -347,6 +349,18 @@ fn create_contact(
         keys.push(k.to_state());
     }
     let info = &completed.info;
+    // Completing again (a crash after the contact was stored, before the handshake state
+    // was) finds the same identity under the same link: the same contact.
+    if let Some(c) = store
+        .contacts()?
+        .into_iter()
+        .find(|c| c.signing_public == info.identity)
+    {
+        if c.handshake_public != p.handshake_public {
+            return Err(EngineError::AlreadyContact(display_name(&c)));
+        }
+        return Ok(c.id);
+    }
     let id = store
         .add_contact(
             &NewContact {
@@ -425,9 +439,10 @@ pub(crate) fn rotate_all(store: &mut Store, now: Timestamp) -> Result<(), Engine
     let mut updates = Vec::new();
     for (contact, state) in store.all_transport_keys()? {
         let period = state.outgoing.period;
-        let keys = TransportKeys::from_state(state)
-            .and_then(|k| k.rotate_to_time(now))
-            .map_err(EngineError::Stream)?;
+        // Unusable keys are left as they are; the others still rotate.
+        let Ok(keys) = TransportKeys::from_state(state).and_then(|k| k.rotate_to_time(now)) else {
+            continue;
+        };
         if keys.period() != period {
             updates.push((contact, keys.to_state()));
         }
@@ -499,7 +514,7 @@ pub(crate) fn export_streams(
     target: Target,
     now: Timestamp,
     rng: &mut ChaCha20Rng,
-) -> Result<(Vec<Vec<u8>>, usize), EngineError> {
+) -> Result<(Vec<Vec<u8>>, Vec<MessageId>), EngineError> {
     let mut streams = Vec::new();
     let pending = match target {
         Target::Pending(p) => Some(p),
@@ -524,7 +539,7 @@ pub(crate) fn export_streams(
         writer.finish(&mut file).map_err(EngineError::Stream)?;
         streams.push(file);
     }
-    let mut sent = 0;
+    let mut sent = Vec::new();
     if let Target::Contact(c) = target {
         let stream = open_contact_stream(store, c, &TransportId::FILE, now)?;
         let mut file = Vec::new();
@@ -550,7 +565,7 @@ pub(crate) fn export_streams(
         writer.finish(&mut file).map_err(EngineError::Stream)?;
         while let Some(e) = session.poll_event() {
             if let SyncEvent::Sent(ids) = e {
-                sent += ids.len();
+                sent.extend(ids);
             }
         }
         streams.push(file);
@@ -561,21 +576,22 @@ pub(crate) fn export_streams(
 /// What importing one stream did.
 #[derive(Debug)]
 pub(crate) enum Imported {
-    /// A contact's batch stream: messages delivered, events to publish.
+    /// A contact's batch stream: messages delivered, events to publish, and what was
+    /// wrong with the stream if it was damaged (what it held up to the damage is kept).
     Sync {
         contact: ContactId,
         delivered: Vec<MessageId>,
         events: Vec<Event>,
+        damage: Option<String>,
     },
     /// A pending contact's handshake stream; the contact it created, if any.
     Handshake {
         pending: PendingContactId,
         created: Option<ContactId>,
+        damage: Option<String>,
     },
     /// No contact or pending contact of ours wrote it, or it was read before.
     Unrecognised,
-    /// Ours, but damaged or refused; what it held up to the damage was kept.
-    Damaged(String),
 }
 
 /// Reads one stream file.
@@ -634,14 +650,12 @@ pub(crate) fn import_stream(
                     _ => None,
                 })
                 .collect();
-            match problem {
-                Some(p) => Ok(Imported::Damaged(p)),
-                None => Ok(Imported::Sync {
-                    contact,
-                    delivered,
-                    events,
-                }),
-            }
+            Ok(Imported::Sync {
+                contact,
+                delivered,
+                events,
+                damage: problem,
+            })
         }
         Target::Pending(pending) => {
             let mut hreader = bramble_proto::contact::HandshakeReader::new();
@@ -650,19 +664,23 @@ pub(crate) fn import_stream(
                 .and_then(|r| hreader.finish().map(|()| r))
             {
                 Ok(r) => r,
-                Err(e) => return Ok(Imported::Damaged(format!("the handshake was refused: {e}"))),
+                Err(e) => {
+                    return Ok(Imported::Handshake {
+                        pending,
+                        created: None,
+                        damage: Some(format!("the handshake was refused: {e}")),
+                    });
+                }
             };
             let step = handshake_step(store, ctx, pending, records, Sent::default(), now, rng)?;
-            if let Some(e) = step.refused {
-                return Ok(Imported::Damaged(format!("the handshake was refused: {e}")));
-            }
-            match damage {
-                Some(d) => Ok(Imported::Damaged(d)),
-                None => Ok(Imported::Handshake {
-                    pending,
-                    created: step.created,
-                }),
-            }
+            Ok(Imported::Handshake {
+                pending,
+                created: step.created,
+                damage: step
+                    .refused
+                    .map(|e| format!("the handshake was refused: {e}"))
+                    .or(damage),
+            })
         }
     }
 }

@@ -27,6 +27,9 @@ impl TransportId {
     pub const BLE: TransportId = TransportId(Cow::Borrowed("ble"));
     /// Files carried by hand (removable drives).
     pub const FILE: TransportId = TransportId(Cow::Borrowed("file"));
+    /// The in-process transport of tests. Not a transport of the spec: no latency is
+    /// assigned to it, and keys for it exist only between engines that both register it.
+    pub const MEMORY: TransportId = TransportId(Cow::Borrowed("memory"));
 
     /// A transport identifier from its name.
     ///

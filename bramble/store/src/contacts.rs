@@ -8,6 +8,7 @@ use bramble_proto::stream::{Role, TransportKeysState};
 use bramble_proto::time::Timestamp;
 use bramble_proto::transport::TransportId;
 use rusqlite::{OptionalExtension, Row, params};
+use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
 use crate::{Store, array32, db, from_sql, to_sql, transport_keys};
@@ -90,8 +91,10 @@ pub struct PendingContact {
     pub added_at: Timestamp,
     /// The state of the exchange, as the engine defines it.
     pub state: i64,
-    /// The handshake machine's saved state, if any (sealed by the engine).
-    pub handshake_state: Option<Vec<u8>>,
+    /// The handshake machine's saved state, if any. Holds secrets (an ephemeral key)
+    /// until the handshake completes: encrypted at rest like everything in the store, and
+    /// overwritten in memory when dropped.
+    pub handshake_state: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for PendingContact {
@@ -344,7 +347,7 @@ impl Store {
                 alias,
                 added_at: timestamp(added_at)?,
                 state,
-                handshake_state,
+                handshake_state: handshake_state.map(Zeroizing::new),
             })
         })
         .collect()

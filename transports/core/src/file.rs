@@ -38,6 +38,8 @@ pub enum Rejected {
     TooShort,
     /// Over [`MAX_FILE_LEN`].
     TooLarge,
+    /// It could not be read (or changed while it was).
+    Unreadable(io::ErrorKind),
 }
 
 impl std::fmt::Display for Rejected {
@@ -47,6 +49,7 @@ impl std::fmt::Display for Rejected {
             Rejected::Partial => "an export that did not finish",
             Rejected::TooShort => "too short to be a stream",
             Rejected::TooLarge => "too large to be a stream",
+            Rejected::Unreadable(kind) => return write!(f, "could not be read ({kind})"),
         })
     }
 }
@@ -88,22 +91,27 @@ pub fn write_stream(dir: &Path, stream: &[u8]) -> io::Result<PathBuf> {
         ));
     }
     let part = dir.join(format!(".{name}.part"));
+    // Only a temporary file this call created is ever removed.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&part)?;
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)?;
         file.write_all(stream)?;
         file.sync_all()?;
-        drop(file);
-        fs::rename(&part, &path)?;
-        // The rename is durable once the folder is synced.
-        fs::File::open(dir)?.sync_all()
+        fs::rename(&part, &path)
     })();
-    if result.is_err() {
+    drop(file);
+    if let Err(e) = result {
         let _ = fs::remove_file(&part);
+        return Err(e);
     }
-    result.map(|()| path)
+    // The rename is durable once the folder is synced. Some file systems cannot sync a
+    // folder; the file is complete under its name either way.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(path)
 }
 
 fn create_dir_private(dir: &Path) -> io::Result<()> {
@@ -126,7 +134,16 @@ pub fn read_streams(dir: &Path) -> io::Result<Vec<Found>> {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let meta = path.symlink_metadata()?;
+        let meta = match path.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                found.push(Found {
+                    path,
+                    contents: Err(Rejected::Unreadable(e.kind())),
+                });
+                continue;
+            }
+        };
         let contents = if !meta.is_file() {
             Err(Rejected::Foreign)
         } else if name.starts_with('.') && name.ends_with(".part") {
@@ -138,16 +155,38 @@ pub fn read_streams(dir: &Path) -> io::Result<Vec<Found>> {
         } else if meta.len() < STREAM_PREFIX_LEN as u64 {
             Err(Rejected::TooShort)
         } else {
-            let bytes = fs::read(&path)?;
-            if bytes.len() as u64 > MAX_FILE_LEN {
-                Err(Rejected::TooLarge)
-            } else {
-                Ok(bytes)
-            }
+            read_bounded(&path, &meta)
         };
         found.push(Found { path, contents });
     }
     Ok(found)
+}
+
+/// Reads a regular file, at most [`MAX_FILE_LEN`] bytes, refusing one that is not the
+/// file `meta` described (swapped for a link or another file after it was listed).
+fn read_bounded(path: &Path, meta: &fs::Metadata) -> Result<Vec<u8>, Rejected> {
+    use std::io::Read;
+    let unreadable = |e: io::Error| Rejected::Unreadable(e.kind());
+    let file = fs::File::open(path).map_err(unreadable)?;
+    let opened = file.metadata().map_err(unreadable)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+            return Err(Rejected::Unreadable(io::ErrorKind::Other));
+        }
+    }
+    if !opened.is_file() {
+        return Err(Rejected::Foreign);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(Rejected::TooLarge);
+    }
+    Ok(bytes)
 }
 
 fn is_stream_name(name: &str) -> bool {

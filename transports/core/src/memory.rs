@@ -77,8 +77,7 @@ impl MemoryNetwork {
 /// The transport identifier of memory transports. Not a spec transport: keys for it
 /// exist only where both sides register it (tests).
 pub fn transport_id() -> TransportId {
-    // A constant, well-formed name.
-    TransportId::new("memory").unwrap_or(TransportId::FILE)
+    TransportId::MEMORY
 }
 
 /// One endpoint on a [`MemoryNetwork`].

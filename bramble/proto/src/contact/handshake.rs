@@ -122,8 +122,9 @@ impl HandshakeReader {
                     let payload = &self.buf[HEADER_LEN..];
                     match t {
                         record_type::EPHEMERAL => {
-                            let key: [u8; 32] =
-                                payload.try_into().map_err(|_| HandshakeError::Record)?;
+                            let Ok(key) = <[u8; 32]>::try_from(payload) else {
+                                return Err(self.fail());
+                            };
                             records.push(HandshakeRecord::Ephemeral(AgreementPublicKey(key)));
                         }
                         record_type::CONTACT_INFO => {
@@ -157,9 +158,9 @@ impl HandshakeReader {
     }
 }
 
-/// What went wrong in a handshake. Every variant but [`HandshakeError::State`] is the
-/// peer's doing (or a damaged stream): the stream is dropped and the handshake state is
-/// left as it was.
+/// What went wrong in a handshake. Every variant but [`HandshakeError::State`] and
+/// [`HandshakeError::OwnInfo`] is the peer's doing (or a damaged stream): the stream is dropped and
+/// the handshake state is left as it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -179,6 +180,10 @@ pub enum HandshakeError {
     /// The contact info opened but is unacceptable.
     #[error("{0}")]
     Info(#[from] InfoError),
+    /// Our own contact info breaks the limits (a nickname or properties we set): not
+    /// the peer's doing.
+    #[error("our own contact info is not acceptable: {0}")]
+    OwnInfo(InfoError),
     /// The contact info names our own identity.
     #[error("the contact info names our own identity")]
     OwnIdentity,
@@ -411,12 +416,15 @@ impl Handshake {
                     timestamp: now,
                     properties: profile.properties.clone(),
                 };
-                let plain = Zeroizing::new(info::encode(&ours, profile.identity, &nonce.0)?);
+                let plain = Zeroizing::new(
+                    info::encode(&ours, profile.identity, &nonce.0)
+                        .map_err(HandshakeError::OwnInfo)?,
+                );
                 let key = kdf(label::CONTACT_INFO_KEY, &master, &[role]);
                 let sealed_info = aead::seal(&key, rng, role, &plain)
-                    .map_err(|_| HandshakeError::Info(InfoError::Properties))?;
+                    .map_err(|_| HandshakeError::OwnInfo(InfoError::Properties))?;
                 if sealed_info.len() > MAX_PAYLOAD {
-                    return Err(HandshakeError::Info(InfoError::Properties));
+                    return Err(HandshakeError::OwnInfo(InfoError::Properties));
                 }
                 let ephemeral = AgreementSecretKey::from_bytes(*ephemeral.expose_secret());
                 self.stage = Stage::AwaitingInfo {
@@ -463,22 +471,24 @@ impl Handshake {
                 }
                 let root = RootKey::new(kdf(label::CONTACT_ROOT_KEY, master, &[]));
                 let agreed = timestamp.min(info.timestamp);
-                let Stage::AwaitingInfo {
-                    ephemeral,
-                    theirs,
-                    sealed_info,
-                    ..
-                } = core::mem::replace(
-                    &mut self.stage,
-                    Stage::Complete {
-                        ours: AgreementPublicKey([0; 32]),
-                        theirs: AgreementPublicKey([0; 32]),
-                        sealed_info: Vec::new(),
-                    },
-                )
-                else {
-                    return Err(HandshakeError::State);
+                let placeholder = Stage::Complete {
+                    ours: AgreementPublicKey([0; 32]),
+                    theirs: AgreementPublicKey([0; 32]),
+                    sealed_info: Vec::new(),
                 };
+                let (ephemeral, theirs, sealed_info) =
+                    match core::mem::replace(&mut self.stage, placeholder) {
+                        Stage::AwaitingInfo {
+                            ephemeral,
+                            theirs,
+                            sealed_info,
+                            ..
+                        } => (ephemeral, theirs, sealed_info),
+                        other => {
+                            self.stage = other;
+                            return Err(HandshakeError::State);
+                        }
+                    };
                 // The ephemeral secret is dropped (and zeroized) with the old stage, the
                 // master key at the end of this scope.
                 self.stage = Stage::Complete {

@@ -30,7 +30,7 @@ pub struct Link {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
-    /// Not `thicket://` and 56 base32 characters.
+    /// Not `thicket://` and 56 base32 characters of a canonical key.
     #[error(
         "not a Thicket link (expected thicket:// followed by {LINK_CHARS} letters and digits 2-7)"
     )]
@@ -88,6 +88,11 @@ impl Link {
         }
         if version != LINK_VERSION {
             return Err(LinkError::UnsupportedVersion(version));
+        }
+        // X25519 ignores the top bit: a key with it set is another spelling of a key
+        // without, which would slip past "own link" and "already added" checks.
+        if key[31] & 0x80 != 0 {
+            return Err(LinkError::Malformed);
         }
         Ok(Link {
             key: AgreementPublicKey(key),
@@ -225,6 +230,19 @@ mod tests {
         );
         assert_eq!(Link::parse("thicket://"), Err(LinkError::Malformed));
         assert_eq!(Link::parse("briar://aaaa"), Err(LinkError::Malformed));
+    }
+
+    #[test]
+    fn a_second_spelling_of_a_key_is_refused() {
+        let mut key = [7u8; 32];
+        key[31] |= 0x80;
+        let mut bytes = alloc::vec![LINK_VERSION];
+        bytes.extend_from_slice(&key);
+        bytes.extend_from_slice(&checksum(LINK_VERSION, &key));
+        assert_eq!(
+            Link::parse(&base32_encode(&bytes)),
+            Err(LinkError::Malformed)
+        );
     }
 
     #[test]
