@@ -192,6 +192,9 @@ async fn open_streams(
     Ok(Some((writer, reader, plain)))
 }
 
+/// The longest wait between rendezvous attempts that met nobody (Briar polls every 60 s).
+const RENDEZVOUS_MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 /// How long a dial or a rendezvous attempt may take (Tor circuits can be slow).
 const DIAL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -633,16 +636,38 @@ async fn dial_round(inner: &Arc<Inner>) {
         else {
             continue;
         };
+        // Rendezvous of pending contacts that are gone (confirmed, expired, removed) end.
+        {
+            let current: HashSet<u64> = points.iter().map(|(_, p)| p.id).collect();
+            let mut state = inner.state();
+            let gone: Vec<(u64, TransportId)> = state
+                .rendezvous_up
+                .iter()
+                .filter(|(id, tr)| *tr == t && !current.contains(id))
+                .cloned()
+                .collect();
+            for key in gone {
+                transport.end_rendezvous(key.0);
+                state.rendezvous_up.remove(&key);
+            }
+        }
         for (pending, point) in points {
             {
-                // One rendezvous attempt per pending contact and transport at a time; an
-                // attempt never blocks the peer's incoming handshake (Tor may take long to
-                // publish a rendezvous service).
+                // One rendezvous attempt per pending contact and transport at a time, with
+                // backoff between attempts that met nobody; an attempt never blocks the
+                // peer's incoming handshake (Tor may take long to publish a service).
                 let mut state = inner.state();
                 let key = (pending, t.clone());
-                if state.handshaking.contains(&pending) || !state.rendezvousing.insert(key) {
+                if state.handshaking.contains(&pending)
+                    || state
+                        .rendezvous_backoff
+                        .get(&key)
+                        .is_some_and(|b| b.next > tokio::time::Instant::now())
+                    || !state.rendezvousing.insert(key)
+                {
                     continue;
                 }
+                state.rendezvous_up.insert((point.id, t.clone()));
             }
             let (inner, transport, t) = (inner.clone(), transport.clone(), t.clone());
             tokio::spawn(async move {
@@ -651,7 +676,23 @@ async fn dial_round(inner: &Arc<Inner>) {
                     .unwrap_or_else(|_| Err(timed_out()));
                 let run = {
                     let mut state = inner.state();
-                    state.rendezvousing.remove(&(pending, t));
+                    let key = (pending, t);
+                    state.rendezvousing.remove(&key);
+                    if matches!(met, Ok(Some(_))) {
+                        state.rendezvous_backoff.remove(&key);
+                    } else {
+                        let delay = state
+                            .rendezvous_backoff
+                            .get(&key)
+                            .map_or(MIN_BACKOFF, |b| (b.delay * 2).min(RENDEZVOUS_MAX_BACKOFF));
+                        state.rendezvous_backoff.insert(
+                            key,
+                            Backoff {
+                                next: tokio::time::Instant::now() + delay,
+                                delay,
+                            },
+                        );
+                    }
                     matches!(met, Ok(Some(_))) && state.handshaking.insert(pending)
                 };
                 if let (true, Ok(Some(conn))) = (run, met) {

@@ -275,6 +275,10 @@ struct State {
     dialing: HashSet<(ContactId, TransportId)>,
     handshaking: HashSet<PendingContactId>,
     rendezvousing: HashSet<(PendingContactId, TransportId)>,
+    rendezvous_backoff: HashMap<(PendingContactId, TransportId), Backoff>,
+    /// Rendezvous we may have set up on a transport (by point id), to end when their
+    /// pending contact goes.
+    rendezvous_up: HashSet<(u64, TransportId)>,
     backoff: HashMap<(ContactId, TransportId), Backoff>,
     next_conn: u64,
 }

@@ -405,6 +405,7 @@ pub(crate) fn rendezvous_points(
         out.push((
             p.id,
             RendezvousPoint {
+                id: u64::try_from(p.id.0).unwrap_or_default(),
                 role: r.role(),
                 label: r.label(transport, period),
                 our_onion_seed: r.tor_seed(r.role()),

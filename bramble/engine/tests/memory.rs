@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bramble_engine::{Engine, EngineError, Event, PendingState, create_account};
-use bramble_proto::contact::{LABEL_LEN, LinkError};
+use bramble_proto::contact::LinkError;
 use bramble_proto::messaging::DeliveryState;
 use bramble_proto::transport::TransportId;
 use thicket_transport::memory::{MemoryNetwork, MemoryTransport};
@@ -63,8 +63,8 @@ impl Transport for Redirect {
     ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>> {
         self.inner.rendezvous(point)
     }
-    fn end_rendezvous(&self, label: &[u8; LABEL_LEN]) {
-        self.inner.end_rendezvous(label);
+    fn end_rendezvous(&self, id: u64) {
+        self.inner.end_rendezvous(id);
     }
     fn status(&self) -> watch::Receiver<Status> {
         self.inner.status()

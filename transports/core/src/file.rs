@@ -15,7 +15,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bramble_proto::contact::LABEL_LEN;
 use bramble_proto::stream::{STREAM_PREFIX_LEN, TAG_LEN};
 use bramble_proto::transport::TransportId;
 use tokio::sync::{mpsc, watch};
@@ -265,7 +264,7 @@ impl Transport for FileTransport {
         Box::pin(async { Ok(None) })
     }
 
-    fn end_rendezvous(&self, _label: &[u8; LABEL_LEN]) {}
+    fn end_rendezvous(&self, _id: u64) {}
 
     fn status(&self) -> watch::Receiver<Status> {
         self.status.subscribe()

@@ -64,6 +64,8 @@ pub enum Status {
 /// (`spec/contacts.md#rendezvous`).
 #[derive(Clone, Debug)]
 pub struct RendezvousPoint {
+    /// A local name for this rendezvous, the same for all its periods (never sent).
+    pub id: u64,
     /// Our role: on transports where one side listens and the other dials, Alice
     /// listens.
     pub role: Role,
@@ -118,8 +120,9 @@ pub trait Transport: Send + Sync + 'static {
         point: &'a RendezvousPoint,
     ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>>;
 
-    /// Stops our side of a rendezvous (the pending contact completed or expired).
-    fn end_rendezvous(&self, label: &[u8; LABEL_LEN]);
+    /// Stops our side of the rendezvous `id` (the pending contact was confirmed, expired
+    /// or removed).
+    fn end_rendezvous(&self, id: u64);
 
     /// The transport's status as it changes.
     fn status(&self) -> watch::Receiver<Status>;

@@ -23,6 +23,9 @@ const PIPE_BUFFER: usize = 64 * 1024;
 struct Hub {
     listeners: HashMap<String, mpsc::Sender<BoxConnection>>,
     rendezvous: HashMap<[u8; LABEL_LEN], String>,
+    /// The label each rendezvous of each transport is registered under: a new period's
+    /// label replaces the last one.
+    registered: HashMap<(String, u64), [u8; LABEL_LEN]>,
 }
 
 /// The network memory transports share.
@@ -106,6 +109,7 @@ impl MemoryTransport {
             .unwrap_or_else(PoisonError::into_inner);
         hub.listeners.remove(&self.name);
         hub.rendezvous.retain(|_, name| *name != self.name);
+        hub.registered.retain(|(name, _), _| *name != self.name);
         self.status.send_replace(Status::Stopped);
     }
 }
@@ -165,6 +169,10 @@ impl Transport for MemoryTransport {
                     .unwrap_or_else(PoisonError::into_inner);
                 match point.role {
                     Role::Alice => {
+                        let key = (self.name.clone(), point.id);
+                        if let Some(old) = hub.registered.insert(key, point.label) {
+                            hub.rendezvous.remove(&old);
+                        }
                         hub.rendezvous.insert(point.label, self.name.clone());
                         return Ok(None);
                     }
@@ -182,14 +190,14 @@ impl Transport for MemoryTransport {
         })
     }
 
-    fn end_rendezvous(&self, label: &[u8; LABEL_LEN]) {
+    fn end_rendezvous(&self, id: u64) {
         let mut hub = self
             .network
             .hub
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if hub.rendezvous.get(label) == Some(&self.name) {
-            hub.rendezvous.remove(label);
+        if let Some(label) = hub.registered.remove(&(self.name.clone(), id)) {
+            hub.rendezvous.remove(&label);
         }
     }
 
@@ -219,6 +227,7 @@ mod tests {
         assert_eq!(&buf, b"hello");
 
         let point = |role| RendezvousPoint {
+            id: 1,
             role,
             label: [7; LABEL_LEN],
             our_onion_seed: SecretKey::from_bytes([0; 32]),
@@ -231,7 +240,7 @@ mod tests {
         assert!(a.rendezvous(&point(Role::Alice)).await.unwrap().is_none());
         assert!(b.rendezvous(&point(Role::Bob)).await.unwrap().is_some());
         assert!(rx.recv().await.is_some());
-        a.end_rendezvous(&[7; LABEL_LEN]);
+        a.end_rendezvous(1);
         assert!(b.rendezvous(&point(Role::Bob)).await.unwrap().is_none());
         a.stop();
         assert!(b.dial(&a.local_properties()).await.is_err());
