@@ -100,12 +100,19 @@ async fn incoming(inner: Arc<Inner>, transport: Arc<dyn Transport>, mut conn: Bo
     let Some((tag, rest)) = read_tag(&mut conn).await else {
         return;
     };
+    // A bounded number of tags may wait for recognition at once: a stranger sending tags
+    // in bulk gets the rest closed at once rather than a queue of key scans on the
+    // database thread.
+    let Ok(permit) = inner.recognising.clone().try_acquire_owned() else {
+        return;
+    };
     let (ctx, t) = (inner.ctx.clone(), transport.id());
     let Ok(now) = now() else { return };
     let recognised = inner
         .db
         .call(move |store, _| ops::recognise(store, &ctx, &t, &tag, now))
         .await;
+    drop(permit);
     match recognised {
         Ok(Some(Recognised::Contact(contact, stream))) => {
             let _ =

@@ -260,6 +260,8 @@ const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the dialer looks for contacts to connect to.
 const DIAL_TICK: Duration = Duration::from_millis(500);
+/// How many incoming tags may wait for recognition at once.
+const MAX_UNRECOGNISED: usize = 16;
 /// How often keys are rotated and pending contacts expired.
 const MAINTENANCE_TICK: Duration = Duration::from_secs(60);
 
@@ -292,6 +294,8 @@ struct Inner {
     state: Mutex<State>,
     wake: Notify,
     shutdown: watch::Sender<bool>,
+    /// Incoming connections allowed to wait for recognition at once.
+    recognising: Arc<tokio::sync::Semaphore>,
 }
 
 impl Inner {
@@ -356,6 +360,7 @@ impl Engine {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             shutdown: watch::channel(false).0,
+            recognising: Arc::new(tokio::sync::Semaphore::new(MAX_UNRECOGNISED)),
         });
         let engine = Engine { inner };
         engine.maintain().await?;
@@ -797,8 +802,8 @@ impl Engine {
             .collect()
     }
 
-    /// Closes every connection and stops the engine's tasks. The store closes when the
-    /// last job is done.
+    /// Closes every connection, stops the engine's tasks, and closes the store once the
+    /// database jobs already queued are done.
     pub async fn shutdown(self) {
         self.inner.shutdown.send_replace(true);
         let closing: Vec<_> = self
@@ -811,8 +816,9 @@ impl Engine {
         for c in closing {
             c.send_replace(true);
         }
-        // Let connections say goodbye.
+        // Let connections say goodbye (end their streams), then close the store.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        self.inner.db.close().await;
     }
 }
 
