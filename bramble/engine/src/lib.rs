@@ -702,7 +702,10 @@ impl Engine {
     }
 
     /// Reads every stream file in `dir`, in name order, again and again while a pass
-    /// completes a contact (whose streams a later pass then recognises). Nothing in `dir`
+    /// reads any: a completed handshake lets a later pass recognise the new contact's
+    /// streams, and each stream read moves the reordering window on, so that later
+    /// exports beyond it become readable. (Earlier ones it moved past are not read: what
+    /// they carried is in the later ones, as a batch carries everything unacknowledged.) Nothing in `dir`
     /// is changed; importing twice is harmless. A file that fails is reported and the
     /// others are still read.
     ///
@@ -752,6 +755,7 @@ impl Engine {
                         events,
                         damage,
                     } => {
+                        progress = true;
                         if let Some(why) = damage {
                             report.rejected.push((path.clone(), why));
                         }
@@ -771,8 +775,8 @@ impl Engine {
                             report.rejected.push((path.clone(), why));
                         }
                         report.handshakes += 1;
+                        progress = true;
                         if let Some(c) = created {
-                            progress = true;
                             report.contacts_added.push(c);
                             self.inner.publish(Event::ContactAdded { contact: c });
                             self.inner.publish(Event::PendingChanged {
