@@ -103,7 +103,9 @@ async fn incoming(inner: Arc<Inner>, transport: Arc<dyn Transport>, mut conn: Bo
     // A bounded number of tags may wait for recognition at once: a stranger sending tags
     // in bulk gets the rest closed at once rather than a queue of key scans on the
     // database thread.
-    let Ok(permit) = inner.recognising.clone().try_acquire_owned() else {
+    let Ok(Ok(permit)) =
+        tokio::time::timeout(TAG_TIMEOUT, inner.recognising.clone().acquire_owned()).await
+    else {
         return;
     };
     let (ctx, t) = (inner.ctx.clone(), transport.id());
@@ -209,6 +211,19 @@ fn timed_out() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::TimedOut, "the transport took too long")
 }
 
+/// Ends our stream with its final frame and closes the connection, giving a peer that
+/// does not read at most [`LINGER`].
+async fn end_stream(conn: &mut BoxConnection, writer: StreamWriter) {
+    let mut wire = Vec::new();
+    let _ = tokio::time::timeout(LINGER, async {
+        if writer.finish(&mut wire).is_ok() {
+            let _ = conn.write_all(&wire).await;
+        }
+        let _ = conn.shutdown().await;
+    })
+    .await;
+}
+
 fn not_answered() -> EngineError {
     EngineError::Io(std::io::Error::new(
         std::io::ErrorKind::ConnectionAborted,
@@ -256,22 +271,34 @@ async fn sync_connection(
         state.next_conn += 1;
         let id = state.next_conn;
         let key = (contact, t.clone());
-        if let Some(existing) = state.connections.get(&key) {
-            if existing.alice_dialed && !alice_dialed {
-                return Ok(());
+        // Decided and recorded under one lock, so that two new connections cannot both
+        // win.
+        let ours_loses = state
+            .connections
+            .get(&key)
+            .is_some_and(|existing| existing.alice_dialed && !alice_dialed);
+        if ours_loses {
+            None
+        } else {
+            if let Some(existing) = state.connections.get(&key) {
+                existing.close.send_replace(true);
             }
-            existing.close.send_replace(true);
+            state.connections.insert(
+                key,
+                ConnEntry {
+                    id,
+                    alice_dialed,
+                    close: close_tx,
+                },
+            );
+            state.backoff.remove(&(contact, t.clone()));
+            Some(id)
         }
-        state.connections.insert(
-            key,
-            ConnEntry {
-                id,
-                alice_dialed,
-                close: close_tx,
-            },
-        );
-        state.backoff.remove(&(contact, t.clone()));
-        id
+    };
+    // The other connection wins: this one ends at once, cleanly.
+    let Some(conn_id) = conn_id else {
+        end_stream(&mut conn, writer).await;
+        return Ok(());
     };
     inner.publish(Event::ContactConnected {
         contact,
@@ -301,12 +328,10 @@ async fn sync_connection(
     // An orderly end (either side closed, or we dropped a redundant connection) ends our
     // stream cleanly; after a protocol error the connection is dropped without a word.
     if result.is_ok() {
-        let mut wire = Vec::new();
-        if writer.finish(&mut wire).is_ok() {
-            let _ = conn.write_all(&wire).await;
-        }
+        end_stream(&mut conn, writer).await;
+    } else {
+        let _ = tokio::time::timeout(LINGER, conn.shutdown()).await;
     }
-    let _ = conn.shutdown().await;
     {
         let mut state = inner.state();
         let key = (contact, t.clone());
@@ -644,19 +669,27 @@ async fn dial_round(inner: &Arc<Inner>) {
             continue;
         };
         // Rendezvous of pending contacts that are gone (confirmed, expired, removed) end.
-        {
+        // The transport is called without the engine's lock held.
+        let gone: Vec<u64> = {
             let current: HashSet<u64> = points.iter().map(|(_, p)| p.id).collect();
             let mut state = inner.state();
-            let gone: Vec<(u64, TransportId)> = state
+            let gone: Vec<u64> = state
                 .rendezvous_up
                 .iter()
                 .filter(|(id, tr)| *tr == t && !current.contains(id))
-                .cloned()
+                .map(|(id, _)| *id)
                 .collect();
-            for key in gone {
-                transport.end_rendezvous(key.0);
-                state.rendezvous_up.remove(&key);
+            for id in &gone {
+                state.rendezvous_up.remove(&(*id, t.clone()));
             }
+            let live: HashSet<PendingContactId> = points.iter().map(|(p, _)| *p).collect();
+            state
+                .rendezvous_backoff
+                .retain(|(p, tr), _| *tr != t || live.contains(p));
+            gone
+        };
+        for id in gone {
+            transport.end_rendezvous(id);
         }
         for (pending, point) in points {
             {
@@ -681,8 +714,11 @@ async fn dial_round(inner: &Arc<Inner>) {
                 let met = tokio::time::timeout(DIAL_TIMEOUT, transport.rendezvous(&point))
                     .await
                     .unwrap_or_else(|_| Err(timed_out()));
-                let run = {
+                let (run, ended) = {
                     let mut state = inner.state();
+                    // The pending contact went while this attempt ran: the sweep has
+                    // already passed, so this attempt ends what it set up.
+                    let ended = !state.rendezvous_up.contains(&(point.id, t.clone()));
                     let key = (pending, t);
                     state.rendezvousing.remove(&key);
                     if matches!(met, Ok(Some(_))) {
@@ -700,8 +736,15 @@ async fn dial_round(inner: &Arc<Inner>) {
                             },
                         );
                     }
-                    matches!(met, Ok(Some(_))) && state.handshaking.insert(pending)
+                    (
+                        !ended && matches!(met, Ok(Some(_))) && state.handshaking.insert(pending),
+                        ended,
+                    )
                 };
+                if ended {
+                    transport.end_rendezvous(point.id);
+                    return;
+                }
                 if let (true, Ok(Some(conn))) = (run, met) {
                     let _ =
                         handshake_connection(inner.clone(), transport, conn, pending, None).await;

@@ -384,14 +384,13 @@ impl Engine {
     /// Store errors.
     pub async fn maintain(&self) -> Result<(), EngineError> {
         let now = now()?;
-        let expired = self
+        let (expired, rotated) = self
             .inner
             .db
             .call(move |store, _| {
                 // Expiry erases secrets: it runs even if rotation failed.
                 let rotated = ops::rotate_all(store, now);
-                let expired = ops::expire_pending(store, now)?;
-                rotated.map(|()| expired)
+                Ok((ops::expire_pending(store, now)?, rotated))
             })
             .await?;
         for pending in expired {
@@ -400,7 +399,7 @@ impl Engine {
                 state: PendingState::Expired,
             });
         }
-        Ok(())
+        rotated
     }
 
     /// Our link, to give to people who want to add us.
@@ -596,7 +595,18 @@ impl Engine {
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        // Its connections end now, and nothing dials it again.
+        if let Target::Contact(c) = target {
+            let mut state = self.inner.state();
+            for ((contact, _), entry) in &state.connections {
+                if *contact == c {
+                    entry.close.send_replace(true);
+                }
+            }
+            state.backoff.retain(|(contact, _), _| *contact != c);
+        }
+        Ok(())
     }
 
     /// How many of a contact's messages are unread.
@@ -691,10 +701,12 @@ impl Engine {
                 if let Target::Contact(c) = target
                     && !sent.is_empty()
                 {
-                    self.inner
+                    // Best effort: the write error is the one to report.
+                    let _ = self
+                        .inner
                         .db
                         .call(move |store, _| Ok(store.make_due(c, &sent)?))
-                        .await?;
+                        .await;
                 }
                 Err(EngineError::Io(e))
             }
@@ -740,7 +752,9 @@ impl Engine {
                     .await?;
                 let outcome = match outcome {
                     Ok(o) => o,
-                    Err(e @ EngineError::Stopped) => return Err(e),
+                    // The store failing is not this file's fault: stop, so that the
+                    // files after it are not used up against a failing store.
+                    Err(e @ (EngineError::Stopped | EngineError::Store(_))) => return Err(e),
                     Err(e) => {
                         report
                             .rejected
@@ -771,10 +785,10 @@ impl Engine {
                         created,
                         damage,
                     } => {
-                        if let Some(why) = damage {
-                            report.rejected.push((path.clone(), why));
+                        match damage {
+                            Some(why) => report.rejected.push((path.clone(), why)),
+                            None => report.handshakes += 1,
                         }
-                        report.handshakes += 1;
                         progress = true;
                         if let Some(c) = created {
                             report.contacts_added.push(c);

@@ -297,7 +297,10 @@ pub(crate) fn handshake_step(
         match handshake.handle(record, &profile, now, rng) {
             Ok(None) => {}
             Ok(Some(completed)) => {
-                created = Some(create_contact(store, ctx, &p, &completed, now)?);
+                let (id, new) = create_contact(store, ctx, &p, &completed, now)?;
+                if new {
+                    created = Some(id);
+                }
             }
             Err(e) => {
                 refused = Some(e);
@@ -337,7 +340,7 @@ fn create_contact(
     p: &PendingContact,
     completed: &Completed,
     now: Timestamp,
-) -> Result<ContactId, EngineError> {
+) -> Result<(ContactId, bool), EngineError> {
     let mut keys = Vec::new();
     for (t, latency) in &ctx.latencies {
         let len =
@@ -359,7 +362,9 @@ fn create_contact(
         if c.handshake_public != p.handshake_public {
             return Err(EngineError::AlreadyContact(display_name(&c)));
         }
-        return Ok(c.id);
+        // Its properties may not have been stored; storing them again is harmless.
+        set_properties(store, c.id, info)?;
+        return Ok((c.id, false));
     }
     let id = store
         .add_contact(
@@ -380,12 +385,21 @@ fn create_contact(
             }
             e => EngineError::Store(e),
         })?;
+    set_properties(store, id, info)?;
+    Ok((id, true))
+}
+
+fn set_properties(
+    store: &mut Store,
+    id: ContactId,
+    info: &bramble_proto::contact::ContactInfo,
+) -> Result<(), EngineError> {
     for (t, props) in &info.properties {
         if let Ok(t) = TransportId::new(t) {
             store.set_contact_properties(id, &t, props)?;
         }
     }
-    Ok(id)
+    Ok(())
 }
 
 /// Rendezvous points of every pending contact on `transport`, with our role.

@@ -62,3 +62,59 @@ fn strangers_streams_are_not_recognised() {
     let imported = ops::import_stream(&mut a, &ctx, &[0x42; 300], t(0), &mut rng).unwrap();
     assert!(matches!(imported, ops::Imported::Unrecognised));
 }
+
+#[test]
+fn completing_again_after_a_crash_finds_the_same_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let (mut a, mut b) = (
+        store(dir.path(), "a", &mut rng),
+        store(dir.path(), "b", &mut rng),
+    );
+    let link = |s: &Store| {
+        bramble_proto::contact::Link::new(s.identity().unwrap().handshake_key.public_key())
+            .to_string()
+    };
+    let pa = ops::add_link(&mut a, &link(&b), "Bob", t(0), &mut rng).unwrap();
+    let pb = ops::add_link(&mut b, &link(&a), "Alice", t(0), &mut rng).unwrap();
+    let ctx = ops::Ctx::new([]);
+    let (to_b, _) =
+        ops::export_streams(&mut a, &ctx, ops::Target::Pending(pa), t(0), &mut rng).unwrap();
+    ops::import_stream(&mut b, &ctx, &to_b[0], t(0), &mut rng).unwrap();
+    let (to_a, _) =
+        ops::export_streams(&mut b, &ctx, ops::Target::Pending(pb), t(0), &mut rng).unwrap();
+    let before = a.pending_contacts().unwrap().remove(0);
+    let done = ops::import_stream(&mut a, &ctx, &to_a[0], t(0), &mut rng).unwrap();
+    assert!(matches!(
+        done,
+        ops::Imported::Handshake {
+            created: Some(_),
+            damage: None,
+            ..
+        }
+    ));
+    // A crash after the contact was stored but before the handshake state was: the old
+    // state comes back, and Bob's next file completes the handshake again.
+    a.update_pending_contact(
+        pa,
+        before.state,
+        before.handshake_state.as_deref().map(|s| &s[..]),
+    )
+    .unwrap();
+    let (to_a, _) =
+        ops::export_streams(&mut b, &ctx, ops::Target::Pending(pb), t(1), &mut rng).unwrap();
+    let again = ops::import_stream(&mut a, &ctx, &to_a[0], t(1), &mut rng).unwrap();
+    assert!(
+        matches!(
+            again,
+            ops::Imported::Handshake {
+                created: None,
+                damage: None,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    assert_eq!(a.contacts().unwrap().len(), 1);
+    assert_eq!(a.pending_contacts().unwrap()[0].state, ops::STAGE_COMPLETE);
+}

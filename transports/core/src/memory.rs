@@ -170,7 +170,9 @@ impl Transport for MemoryTransport {
                 match point.role {
                     Role::Alice => {
                         let key = (self.name.clone(), point.id);
-                        if let Some(old) = hub.registered.insert(key, point.label) {
+                        if let Some(old) = hub.registered.insert(key, point.label)
+                            && hub.rendezvous.get(&old) == Some(&self.name)
+                        {
                             hub.rendezvous.remove(&old);
                         }
                         hub.rendezvous.insert(point.label, self.name.clone());
@@ -196,7 +198,9 @@ impl Transport for MemoryTransport {
             .hub
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(label) = hub.registered.remove(&(self.name.clone(), id)) {
+        if let Some(label) = hub.registered.remove(&(self.name.clone(), id))
+            && hub.rendezvous.get(&label) == Some(&self.name)
+        {
             hub.rendezvous.remove(&label);
         }
     }
