@@ -483,7 +483,7 @@ async fn handshake_connection(
 ) -> Result<(), EngineError> {
     let mut rng = task_rng()?;
     let t = transport.id();
-    let Some((mut writer, mut reader, first)) = open_streams(
+    let Some((writer, mut reader, first)) = open_streams(
         &inner,
         &t,
         &mut conn,
@@ -495,11 +495,12 @@ async fn handshake_connection(
     else {
         return Ok(());
     };
+    // `None` once our stream is finished.
+    let mut writer = Some(writer);
     let mut hreader = HandshakeReader::new();
     let mut records: Vec<HandshakeRecord> = hreader.read(&first).map_err(EngineError::Handshake)?;
     let mut sent = Sent::default();
     let mut buf = vec![0u8; 16 * 1024];
-    let mut finished = false;
     loop {
         let (ctx, now) = (inner.ctx.clone(), now()?);
         let step_records = std::mem::take(&mut records);
@@ -522,18 +523,16 @@ async fn handshake_connection(
             return Ok(());
         }
         let mut wire = Vec::new();
-        if !step.out.is_empty() {
-            writer
-                .write(&step.out, &mut wire)
-                .map_err(EngineError::Stream)?;
-            writer.flush(&mut wire).map_err(EngineError::Stream)?;
+        if let (false, Some(w)) = (step.out.is_empty(), writer.as_mut()) {
+            w.write(&step.out, &mut wire).map_err(EngineError::Stream)?;
+            w.flush(&mut wire).map_err(EngineError::Stream)?;
         }
-        if step.done && !finished {
-            finished = true;
-            // Ends our stream; the writer cannot be used after.
-            let w = std::mem::replace(&mut writer, placeholder_writer(&mut rng)?);
+        if step.done
+            && let Some(w) = writer.take()
+        {
             w.finish(&mut wire).map_err(EngineError::Stream)?;
         }
+        let finished = writer.is_none();
         if !wire.is_empty() {
             conn.write_all(&wire).await?;
             conn.flush().await?;
@@ -554,24 +553,6 @@ async fn handshake_connection(
             .map_err(EngineError::Stream)?;
         records = hreader.read(&plain).map_err(EngineError::Handshake)?;
     }
-}
-
-/// A writer that is never written: stands in for one that was finished.
-fn placeholder_writer(rng: &mut ChaCha20Rng) -> Result<StreamWriter, EngineError> {
-    let mut keys = bramble_proto::stream::TransportKeys::derive(
-        &bramble_proto::stream::RootKey::new(bramble_proto::crypto::SecretKey::random(rng)),
-        bramble_proto::stream::Role::Alice,
-        TransportId::FILE,
-        bramble_proto::time::PeriodLength::for_max_latency(Duration::from_secs(30))
-            .map_err(|_| EngineError::UnknownTransport)?,
-        bramble_proto::time::Period(1),
-    )
-    .map_err(EngineError::Stream)?;
-    let stream = keys
-        .outgoing_mut()
-        .next_stream()
-        .map_err(EngineError::Stream)?;
-    StreamWriter::new(stream, rng, &mut Vec::new()).map_err(EngineError::Stream)
 }
 
 /// Connects to contacts and meets pending contacts, until shutdown.
