@@ -5,6 +5,8 @@
 //!   `bramble-proto`. It generates the vectors in `spec/vectors/` (see the
 //!   `make-vectors` binary) and builds invalid streams no conforming writer would make.
 //! - [`vectors`]: loading the vector files.
+//! - [`tornet`]: a private Tor network on loopback from Debian's `tor`, for the Tor
+//!   transport's tests.
 //!
 //! The tests in `tests/` check `bramble-proto` against the vectors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,4 +15,5 @@ pub mod generate;
 pub mod model;
 pub mod replay;
 pub mod sim;
+pub mod tornet;
 pub mod vectors;
