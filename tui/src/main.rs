@@ -246,7 +246,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("No contacts yet. Add someone with `thicket add LINK --name NAME`.");
             }
             for c in contacts {
-                let shown = c.alias.clone().unwrap_or_else(|| c.nickname.clone());
+                let shown = c.display_name();
                 let unread = engine.unread_count(c.id).await?;
                 println!(
                     "{shown}{}\t{}\t{unread} unread",
@@ -342,10 +342,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let report = engine.import(&from).await?;
             let contacts = engine.contacts().await?;
             let name_of = |id: ContactId| {
-                contacts.iter().find(|c| c.id == id).map_or_else(
-                    || String::from("?"),
-                    |c| c.alias.clone().unwrap_or_else(|| c.nickname.clone()),
-                )
+                contacts
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map_or_else(|| String::from("?"), |c| c.display_name().to_owned())
             };
             for c in &report.contacts_added {
                 println!("Added {}: the handshake completed.", name_of(*c));
@@ -449,7 +449,7 @@ async fn print_event(engine: &Engine, e: &Event) {
             .await
             .ok()
             .and_then(|cs| cs.into_iter().find(|x| x.id == c))
-            .map_or_else(|| String::from("?"), |c| c.alias.unwrap_or(c.nickname))
+            .map_or_else(|| String::from("?"), |c| c.display_name().to_owned())
     };
     match e {
         Event::MessageReceived { contact, .. } => {

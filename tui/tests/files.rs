@@ -245,30 +245,23 @@ fn no_password_source_and_no_account() {
     // Password from a file descriptor: this test passes the file as stdin (fd 0), read
     // once even by `init`, which both creates and opens the account.
     let a = Account::new(root.path(), "carol");
-    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
-        .arg("--data-dir")
-        .arg(&a.dir)
-        .args(["--password-fd", "0", "init", "--name", "carol"])
-        .stdin(std::fs::File::open(&a.password).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
-        .arg("--data-dir")
-        .arg(&a.dir)
-        .args(["--password-fd", "0", "link"])
-        .stdin(std::fs::File::open(&a.password).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let with_fd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_thicket"))
+            .arg("--data-dir")
+            .arg(&a.dir)
+            .args(["--password-fd", "0"])
+            .args(args)
+            .stdin(std::fs::File::open(&a.password).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    with_fd(&["init", "--name", "carol"]);
+    with_fd(&["link"]);
     // No terminal and no file: a clear error, not a hang. (Only checkable where this
     // test has no controlling terminal, as under CI; elsewhere it would prompt.)
     if std::fs::File::open("/dev/tty").is_ok() {

@@ -20,9 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::ops::{self, Recognised};
-use crate::{
-    Backoff, ConnEntry, EngineError, Event, Inner, MAX_BACKOFF, MIN_BACKOFF, PendingState, now,
-};
+use crate::{Backoff, ConnEntry, EngineError, Event, Inner, MAX_BACKOFF, PendingState, now};
 
 /// How long a peer has to send its stream's tag, and the longest silence on a
 /// handshake connection.
@@ -605,11 +603,7 @@ async fn dial_round(inner: &Arc<Inner>) {
                 if state.connections.contains_key(&key) || state.dialing.contains(&key) {
                     continue;
                 }
-                if state
-                    .backoff
-                    .get(&key)
-                    .is_some_and(|b| b.next > tokio::time::Instant::now())
-                {
+                if state.backoff.get(&key).is_some_and(Backoff::waiting) {
                     continue;
                 }
                 state.dialing.insert(key.clone());
@@ -627,17 +621,8 @@ async fn dial_round(inner: &Arc<Inner>) {
                 let mut state = inner.state();
                 state.dialing.remove(&key);
                 if result.is_err() {
-                    let delay = state
-                        .backoff
-                        .get(&key)
-                        .map_or(MIN_BACKOFF, |b| (b.delay * 2).min(MAX_BACKOFF));
-                    state.backoff.insert(
-                        key,
-                        Backoff {
-                            next: tokio::time::Instant::now() + delay,
-                            delay,
-                        },
-                    );
+                    let next = Backoff::after(state.backoff.get(&key), MAX_BACKOFF);
+                    state.backoff.insert(key, next);
                 }
             });
         }
@@ -683,7 +668,7 @@ async fn dial_round(inner: &Arc<Inner>) {
                     || state
                         .rendezvous_backoff
                         .get(&key)
-                        .is_some_and(|b| b.next > tokio::time::Instant::now())
+                        .is_some_and(Backoff::waiting)
                     || !state.rendezvousing.insert(key)
                 {
                     continue;
@@ -705,17 +690,11 @@ async fn dial_round(inner: &Arc<Inner>) {
                     if matches!(met, Ok(Some(_))) {
                         state.rendezvous_backoff.remove(&key);
                     } else {
-                        let delay = state
-                            .rendezvous_backoff
-                            .get(&key)
-                            .map_or(MIN_BACKOFF, |b| (b.delay * 2).min(RENDEZVOUS_MAX_BACKOFF));
-                        state.rendezvous_backoff.insert(
-                            key,
-                            Backoff {
-                                next: tokio::time::Instant::now() + delay,
-                                delay,
-                            },
+                        let next = Backoff::after(
+                            state.rendezvous_backoff.get(&key),
+                            RENDEZVOUS_MAX_BACKOFF,
                         );
+                        state.rendezvous_backoff.insert(key, next);
                     }
                     (
                         !ended && matches!(met, Ok(Some(_))) && state.handshaking.insert(pending),

@@ -256,6 +256,22 @@ struct Backoff {
     delay: Duration,
 }
 
+impl Backoff {
+    /// The wait after another failure: `MIN_BACKOFF`, then double the last, up to `max`.
+    fn after(last: Option<&Backoff>, max: Duration) -> Backoff {
+        let delay = last.map_or(MIN_BACKOFF, |b| (b.delay * 2).min(max));
+        Backoff {
+            next: tokio::time::Instant::now() + delay,
+            delay,
+        }
+    }
+
+    /// Whether the next attempt must still wait.
+    fn waiting(&self) -> bool {
+        self.next > tokio::time::Instant::now()
+    }
+}
+
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the dialer looks for contacts to connect to.
@@ -500,7 +516,7 @@ impl Engine {
         let contacts = self.contacts().await?;
         let matches: Vec<_> = contacts
             .iter()
-            .filter(|c| ops::display_name(c) == name)
+            .filter(|c| c.display_name() == name)
             .collect();
         match matches.as_slice() {
             [c] => return Ok(Target::Contact(c.id)),

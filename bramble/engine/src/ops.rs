@@ -231,7 +231,7 @@ pub(crate) fn add_link(
         .into_iter()
         .find(|c| c.handshake_public == *link.key())
     {
-        return Err(EngineError::AlreadyContact(display_name(&c)));
+        return Err(EngineError::AlreadyContact(c.display_name().to_owned()));
     }
     if let Some(p) = store
         .pending_contacts()?
@@ -248,11 +248,6 @@ pub(crate) fn add_link(
     let id = store.add_pending_contact(link.key(), alias, now)?;
     save_handshake(store, id, &handshake)?;
     Ok(id)
-}
-
-/// The name a contact is shown by: our alias for it, or its own nickname.
-pub(crate) fn display_name(c: &bramble_store::Contact) -> String {
-    c.alias.clone().unwrap_or_else(|| c.nickname.clone())
 }
 
 /// What one handshake step produced.
@@ -360,7 +355,7 @@ fn create_contact(
         .find(|c| c.signing_public == info.identity)
     {
         if c.handshake_public != p.handshake_public {
-            return Err(EngineError::AlreadyContact(display_name(&c)));
+            return Err(EngineError::AlreadyContact(c.display_name().to_owned()));
         }
         // Its properties may not have been stored; storing them again is harmless.
         set_properties(store, c.id, info)?;

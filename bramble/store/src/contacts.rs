@@ -65,6 +65,13 @@ pub struct Contact {
     pub added_at: Timestamp,
 }
 
+impl Contact {
+    /// The name the contact is shown by: our alias for it, else its own nickname.
+    pub fn display_name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.nickname)
+    }
+}
+
 impl fmt::Debug for Contact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Contact")
