@@ -38,6 +38,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("sync.json", sync()),
         ("messaging.json", messaging()),
         ("contacts.json", contacts()),
+        ("tor.json", tor()),
     ]
 }
 
@@ -1930,5 +1931,50 @@ fn contacts() -> Value {
         "rendezvous": rendezvous,
         "handshake": handshake,
         "safety_numbers": safety,
+    })
+}
+
+fn tor() -> Value {
+    let accounts: Vec<Value> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| {
+            let seed = key(&format!("tor {n} transport secret"));
+            json!({ "name": n, "seed": h(seed), "address": model::onion_address(&seed) })
+        })
+        .collect();
+    // The rendezvous services of the first pair of contacts.json.
+    let (_, rk) = model::rendezvous(
+        &key("contact alice link"),
+        &model::x25519_public(&key("contact bob link")),
+    );
+    let rendezvous: Vec<Value> = [true, false]
+        .iter()
+        .map(|&alice| {
+            let seed = model::tor_seed(&rk, alice);
+            json!({
+                "role": if alice { "alice" } else { "bob" },
+                "seed": h(seed),
+                "address": model::onion_address(&seed),
+            })
+        })
+        .collect();
+    let bad = ["", "example.onion", "aaaa.onion"];
+    let good = model::onion_address(&key("tor alice transport secret"));
+    let mut checksum = good.clone().into_bytes();
+    // Another base32 letter in the checksum: a typo the checksum catches.
+    checksum[53] = if checksum[53] == b'a' { b'b' } else { b'a' };
+    let mut version = good.clone().into_bytes();
+    version[55] = b'c';
+    let mut invalid: Vec<Value> = bad.iter().map(|b| json!(b)).collect();
+    invalid.push(json!(String::from_utf8(checksum).expect("ascii")));
+    invalid.push(json!(String::from_utf8(version).expect("ascii")));
+    invalid.push(json!(good.trim_end_matches(".onion")));
+    invalid.push(json!(format!("www.{good}")));
+    json!({
+        "spec": "spec/tor.md",
+        "description": "Onion addresses. 'accounts': the account's service address from its Tor transport secret 'seed'. 'rendezvous': the rendezvous services of contacts.json's alice and bob, from their 'tor_seed'. 'invalid': property values a receiver must not dial.",
+        "accounts": accounts,
+        "rendezvous": rendezvous,
+        "invalid": invalid,
     })
 }

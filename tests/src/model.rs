@@ -392,6 +392,24 @@ pub fn tor_seed(rk: &[u8; 32], alice: bool) -> [u8; 32] {
     )
 }
 
+/// The v3 onion address of the service whose Ed25519 seed is `seed`
+/// (`spec/tor.md#onion-addresses`).
+pub fn onion_address(seed: &[u8; 32]) -> String {
+    use sha3::Digest as _;
+    let public = ed25519_dalek::SigningKey::from_bytes(seed)
+        .verifying_key()
+        .to_bytes();
+    let mut hasher = sha3::Sha3_256::new();
+    hasher.update(b".onion checksum");
+    hasher.update(public);
+    hasher.update([3u8]);
+    let checksum = hasher.finalize();
+    let mut raw = public.to_vec();
+    raw.extend_from_slice(&checksum[..2]);
+    raw.push(3);
+    format!("{}.onion", base32(&raw))
+}
+
 /// A broadcast rendezvous label.
 pub fn rendezvous_label(rk: &[u8; 32], transport: &str, period: u64) -> [u8; 16] {
     let full = mac(

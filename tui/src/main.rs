@@ -10,10 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bramble_engine::{Engine, EngineError, Event, PendingState, Target, create_account};
+use bramble_engine::{Engine, EngineError, Event, Mode, PendingState, Target, create_account};
 use bramble_proto::messaging::DeliveryState;
+use bramble_proto::transport::TransportId;
 use bramble_store::{ContactId, StoreError};
 use clap::{Args, Parser, Subcommand};
+use thicket_tor::{TorConfig, TorSetup};
+use thicket_transport::{Status, TransportSetup};
 use zeroize::Zeroizing;
 
 mod password;
@@ -118,9 +121,14 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Keep the account online: transports up, contacts dialed, keys rotated; prints
-    /// events until interrupted.
-    Run,
+    /// Keep the account online over Tor: contacts dialed, pending contacts met, keys
+    /// rotated. Prints events until interrupted, and takes commands on standard input
+    /// (`help` lists them).
+    Run {
+        /// An arti configuration file (TOML) to use bridges or another Tor network.
+        #[arg(long, value_name = "FILE")]
+        tor_config: Option<PathBuf>,
+    },
 }
 
 fn default_data_dir() -> Result<PathBuf, String> {
@@ -138,6 +146,14 @@ fn default_data_dir() -> Result<PathBuf, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Diagnostics only when asked for (`THICKET_LOG=info`), on standard error. Arti
+    // redacts addresses in its logs.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("THICKET_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -192,16 +208,33 @@ impl From<EngineError> for Failure {
     }
 }
 
-async fn open(global: &Global, dir: &Path) -> Result<Engine, Failure> {
+/// Opens the account; with a Tor configuration, online.
+async fn open_online(
+    global: &Global,
+    dir: &Path,
+    tor: Option<TorConfig>,
+) -> Result<Engine, Failure> {
     if !bramble_store::exists(dir).map_err(EngineError::Store)? {
         return Err(EngineError::Store(StoreError::NoAccount).into());
     }
     let password = password::read(global, false)?;
-    open_with(dir, &password).await
+    open_with(dir, &password, tor).await
 }
 
-async fn open_with(dir: &Path, password: &str) -> Result<Engine, Failure> {
-    Ok(Engine::open(dir, password, Vec::new()).await?)
+/// Arti's folder inside the account's.
+fn tor_dir(dir: &Path) -> PathBuf {
+    dir.join("tor")
+}
+
+/// Opens the account. Offline (no `tor`), the Tor transport is only built to record our
+/// onion address, which handshakes (also by file) publish to new contacts.
+async fn open_with(dir: &Path, password: &str, tor: Option<TorConfig>) -> Result<Engine, Failure> {
+    let (config, mode) = match tor {
+        Some(c) => (c, Mode::Online),
+        None => (TorConfig::new(&tor_dir(dir)), Mode::Offline),
+    };
+    let setups: Vec<Box<dyn TransportSetup>> = vec![Box::new(TorSetup::new(config))];
+    Ok(Engine::open_with(dir, password, setups, mode).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -218,29 +251,51 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             tokio::task::spawn_blocking(move || create_account(&d, &n, &p))
                 .await
                 .map_err(|_| "account creation was interrupted")??;
-            let engine = open_with(&dir, &password).await?;
+            let engine = open_with(&dir, &password, None).await?;
+            let link = engine.link().await;
+            engine.shutdown().await;
             println!("Created the account of {name} in {}.", dir.display());
             println!("Your link (give it to people who want to add you):");
-            println!("{}", engine.link().await?);
-            engine.shutdown().await;
+            println!("{}", link?);
+            Ok(())
         }
-        Command::Link => {
-            let engine = open(global, &dir).await?;
-            println!("{}", engine.link().await?);
+        command => {
+            let tor = match &command {
+                Command::Run { tor_config } => {
+                    let mut tor = TorConfig::new(&tor_dir(&dir));
+                    if let Some(path) = tor_config {
+                        tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
+                    }
+                    Some(tor)
+                }
+                _ => None,
+            };
+            let engine = open_online(global, &dir, tor).await?;
+            // The store closes cleanly whatever the command's outcome: a process must not
+            // exit with the database worker still running.
+            let result = execute(&engine, command).await;
             engine.shutdown().await;
+            result
+        }
+    }
+}
+
+/// Runs a command on the open account.
+async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Init { .. } => {}
+        Command::Link => {
+            println!("{}", engine.link().await?);
         }
         Command::Add { link, name } => {
-            let engine = open(global, &dir).await?;
             engine.add_link(&link, &name).await?;
             println!("Added {name}. They must add your link too:");
             println!("{}", engine.link().await?);
             println!(
                 "The contact is made when you meet over a transport, or with `thicket export {name} --to DIR` and `thicket import DIR` on both sides."
             );
-            engine.shutdown().await;
         }
         Command::Contacts => {
-            let engine = open(global, &dir).await?;
             let contacts = engine.contacts().await?;
             if contacts.is_empty() {
                 println!("No contacts yet. Add someone with `thicket add LINK --name NAME`.");
@@ -262,10 +317,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     },
                 );
             }
-            engine.shutdown().await;
         }
         Command::Pending => {
-            let engine = open(global, &dir).await?;
             let pending = engine.pending().await?;
             if pending.is_empty() {
                 println!("No pending contacts.");
@@ -283,28 +336,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     time::format(p.expires_at)
                 );
             }
-            engine.shutdown().await;
         }
         Command::Send { name, text } => {
-            let engine = open(global, &dir).await?;
             let contact = engine.find_contact(&name).await?;
             engine.send(contact, &text.join(" ")).await?;
             println!("Queued for {name}.");
-            engine.shutdown().await;
         }
         Command::Read { name, last } => {
-            let engine = open(global, &dir).await?;
             let contact = engine.find_contact(&name).await?;
-            show_conversation(&engine, contact, &name, last).await?;
+            show_conversation(engine, contact, &name, last).await?;
             engine.mark_read(contact).await?;
-            engine.shutdown().await;
         }
         Command::Verify {
             name,
             confirm,
             unverify,
         } => {
-            let engine = open(global, &dir).await?;
             let contact = engine.find_contact(&name).await?;
             let number = engine.safety_number(contact).await?;
             println!("Safety number of you and {name}:");
@@ -320,10 +367,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     "Compare it with {name}'s, in person or on a call you trust. If they match, run `thicket verify {name} --confirm`."
                 );
             }
-            engine.shutdown().await;
         }
         Command::Export { name, to } => {
-            let engine = open(global, &dir).await?;
             let target = engine.find(&name).await?;
             let report = engine.export(target, &to).await?;
             let what = match target {
@@ -335,10 +380,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 report.files.len(),
                 to.display()
             );
-            engine.shutdown().await;
         }
         Command::Import { dir: from } => {
-            let engine = open(global, &dir).await?;
             let report = engine.import(&from).await?;
             let contacts = engine.contacts().await?;
             let name_of = |id: ContactId| {
@@ -367,13 +410,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             for (path, why) in &report.rejected {
                 println!("Skipped {}: {why}.", path.display());
             }
-            engine.shutdown().await;
         }
         Command::Remove { name, yes } => {
-            let engine = open(global, &dir).await?;
             let target = engine.find(&name).await?;
             if let (Target::Contact(_), false) = (target, yes) {
-                engine.shutdown().await;
                 return Err(format!(
                     "removing {name} deletes your conversation with them; run `thicket remove {name} --yes` to go ahead"
                 )
@@ -381,33 +421,136 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             engine.remove(target).await?;
             println!("Removed {name}.");
-            engine.shutdown().await;
         }
-        Command::Run => {
-            let engine = open(global, &dir).await?;
-            let mut events = engine.events();
-            println!("Thicket is running. Press Ctrl-C to stop.");
-            if engine.transports().is_empty() {
-                println!(
-                    "No network transport is available in this build yet; carry files with `export` and `import`."
-                );
-            }
-            loop {
-                tokio::select! {
-                    e = events.recv() => match e {
-                        Ok(e) => print_event(&engine, &e).await,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            println!("({n} events not shown)");
-                        }
-                        Err(_) => break,
-                    },
-                    _ = tokio::signal::ctrl_c() => break,
-                }
-            }
-            engine.shutdown().await;
-        }
+        Command::Run { .. } => run_online(engine).await,
     }
     Ok(())
+}
+
+/// `thicket run`: events out, commands in, until Ctrl-C, SIGTERM or `quit`.
+async fn run_online(engine: &Engine) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut events = engine.events();
+    println!("Thicket is running over Tor. Type `help` for commands; Ctrl-C stops.");
+    if let Some(onion) = engine
+        .local_properties(TransportId::TOR)
+        .await
+        .ok()
+        .and_then(|p| p.get(thicket_tor::PROPERTY).cloned())
+    {
+        println!("Our onion address: {onion}");
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut reading = true;
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        eprintln!("thicket: cannot watch for SIGTERM");
+        return;
+    };
+    loop {
+        tokio::select! {
+            e = events.recv() => match e {
+                Ok(e) => print_event(engine, &e).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    println!("({n} events not shown)");
+                }
+                Err(_) => break,
+            },
+            line = lines.next_line(), if reading => match line {
+                Ok(Some(line)) => {
+                    if command(engine, &line).await == Flow::Quit {
+                        break;
+                    }
+                }
+                // No more input (or none to begin with): keep running.
+                Ok(None) | Err(_) => reading = false,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Quit,
+}
+
+/// Splits off the first word, or a double-quoted name.
+fn first_word(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim_start();
+    if let Some(rest) = line.strip_prefix('"') {
+        let end = rest.find('"')?;
+        return Some((&rest[..end], rest[end + 1..].trim_start()));
+    }
+    let end = line.find(char::is_whitespace).unwrap_or(line.len());
+    (end > 0).then(|| (&line[..end], line[end..].trim_start()))
+}
+
+const COMMANDS: &str = "commands:
+  send NAME MESSAGE   queue a message (a NAME with spaces goes in double quotes)
+  read NAME           show the latest messages with NAME and mark them read
+  contacts            list contacts
+  pending             list pending contacts
+  link                print your link
+  add LINK NAME       add someone by their link
+  quit                stop";
+
+/// One line of `run`'s standard input.
+async fn command(engine: &Engine, line: &str) -> Flow {
+    let result: Result<Flow, Failure> = async {
+        let Some((verb, rest)) = first_word(line) else {
+            return Ok(Flow::Go);
+        };
+        match verb {
+            "send" => {
+                let (name, text) = first_word(rest).ok_or("usage: send NAME MESSAGE")?;
+                if text.is_empty() {
+                    return Err("usage: send NAME MESSAGE".into());
+                }
+                let contact = engine.find_contact(name).await?;
+                engine.send(contact, text).await?;
+                println!("Queued for {name}.");
+            }
+            "read" => {
+                let (name, _) = first_word(rest).ok_or("usage: read NAME")?;
+                let contact = engine.find_contact(name).await?;
+                show_conversation(engine, contact, name, 20).await?;
+                engine.mark_read(contact).await?;
+            }
+            "contacts" => {
+                for c in engine.contacts().await? {
+                    println!("{}", c.display_name());
+                }
+            }
+            "pending" => {
+                for p in engine.pending().await? {
+                    println!("{}\texpires {}", p.alias, time::format(p.expires_at));
+                }
+            }
+            "link" => println!("{}", engine.link().await?),
+            "add" => {
+                let (link, rest) = first_word(rest).ok_or("usage: add LINK NAME")?;
+                let (name, _) = first_word(rest).ok_or("usage: add LINK NAME")?;
+                engine.add_link(link, name).await?;
+                println!("Added {name}; waiting to meet them.");
+            }
+            "help" => println!("{COMMANDS}"),
+            "quit" | "exit" => return Ok(Flow::Quit),
+            other => return Err(format!("unknown command {other:?}; `help` lists them").into()),
+        }
+        Ok(Flow::Go)
+    }
+    .await;
+    match result {
+        Ok(flow) => flow,
+        Err(e) => {
+            println!("error: {e}");
+            Flow::Go
+        }
+    }
 }
 
 async fn show_conversation(
@@ -452,8 +595,15 @@ async fn print_event(engine: &Engine, e: &Event) {
             .map_or_else(|| String::from("?"), |c| c.display_name().to_owned())
     };
     match e {
-        Event::MessageReceived { contact, .. } => {
-            println!("New message from {}.", name(*contact).await)
+        Event::MessageReceived { contact, id } => {
+            let text = engine
+                .conversation(*contact, 100)
+                .await
+                .ok()
+                .and_then(|ms| ms.into_iter().find(|m| m.id == *id))
+                .map(|m| m.text)
+                .unwrap_or_default();
+            println!("New message from {}: {text}", name(*contact).await);
         }
         Event::DeliveryChanged {
             contact,
@@ -474,7 +624,40 @@ async fn print_event(engine: &Engine, e: &Event) {
             state: PendingState::Expired,
             ..
         } => println!("A pending contact expired."),
-        Event::TransportStatus { transport, status } => println!("{transport}: {status:?}"),
+        Event::TransportStatus { transport, status } => match status {
+            Status::Stopped => println!("{transport}: stopped"),
+            Status::Starting { percent, detail } => {
+                println!("{transport}: starting, {percent}% ({detail})");
+            }
+            Status::Up => println!("{transport}: up, reachable"),
+            Status::Limited(why) => println!("{transport}: up; {why}"),
+            Status::Down(why) => println!("{transport}: down: {why}"),
+        },
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_word;
+
+    #[test]
+    fn command_words_and_quoted_names() {
+        assert_eq!(
+            first_word("send Sam hi there"),
+            Some(("send", "Sam hi there"))
+        );
+        assert_eq!(first_word("  read   Sam  "), Some(("read", "Sam  ")));
+        assert_eq!(
+            first_word("\"Sam Smith\" see you"),
+            Some(("Sam Smith", "see you"))
+        );
+        assert_eq!(first_word("\"unclosed name"), None);
+        assert_eq!(first_word("   "), None);
+        assert_eq!(first_word(""), None);
+        assert_eq!(first_word("quit"), Some(("quit", "")));
+        // Multi-byte text is split on characters, never inside one.
+        assert_eq!(first_word("send Zoë ça va"), Some(("send", "Zoë ça va")));
+        assert_eq!(first_word("Zoë\u{3000}x"), Some(("Zoë", "x")));
     }
 }

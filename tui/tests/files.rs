@@ -50,7 +50,13 @@ impl Account {
     /// Runs a command that must fail; returns its error message.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(1), "thicket {args:?} should fail");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "thicket {args:?} should fail: {:?} {}",
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stderr).unwrap()
     }
 }

@@ -35,7 +35,7 @@ use bramble_store::{
 };
 use chacha20::ChaCha20Rng;
 use rand_core::SeedableRng;
-use thicket_transport::{Kind, Status, Transport, file};
+use thicket_transport::{Kind, Ready, Status, Transport, TransportSetup, file};
 use tokio::sync::{Notify, broadcast, watch};
 
 mod conn;
@@ -172,6 +172,15 @@ pub enum PendingState {
     Completed(ContactId),
     /// Removed: it expired before completing.
     Expired,
+}
+
+/// Whether [`Engine::open_with`] starts the transports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Start them: listen, dial contacts, meet pending ones.
+    Online,
+    /// Only record their addresses; no network is touched.
+    Offline,
 }
 
 /// A pending contact as shown to the user.
@@ -340,7 +349,9 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Unlocks the account in `dir` and starts `transports` (the file transport is
     /// always available through [`Engine::export`] and [`Engine::import`] and need not
-    /// be registered). Must be called within a Tokio runtime.
+    /// be registered). Must be called within a Tokio runtime; call
+    /// [`Engine::shutdown`] before the process exits, so that the store closes while
+    /// nothing else is tearing the process down.
     ///
     /// # Errors
     /// [`StoreError::WrongPassword`], [`StoreError::NoAccount`], [`StoreError::InUse`]
@@ -350,12 +361,56 @@ impl Engine {
         password: &str,
         transports: Vec<Arc<dyn Transport>>,
     ) -> Result<Engine, EngineError> {
+        let setups = transports
+            .into_iter()
+            .map(|t| Box::new(Ready(t)) as Box<dyn TransportSetup>)
+            .collect();
+        Engine::open_with(dir, password, setups, Mode::Online).await
+    }
+
+    /// Unlocks the account in `dir` and builds each transport from its secret in the
+    /// store (made on first use: [`TransportSetup::build`]). Their addresses become our
+    /// local properties, published to contacts in handshakes. [`Mode::Online`] then
+    /// starts them and dials contacts; [`Mode::Offline`] drops them again (for
+    /// one-shot commands that must not touch a network).
+    ///
+    /// # Errors
+    /// As [`Engine::open`]; a transport that cannot be built.
+    pub async fn open_with(
+        dir: &Path,
+        password: &str,
+        setups: Vec<Box<dyn TransportSetup>>,
+        mode: Mode,
+    ) -> Result<Engine, EngineError> {
         let (dir, password) = (dir.to_owned(), zeroize::Zeroizing::new(password.to_owned()));
         let store = tokio::task::spawn_blocking(move || Store::open(&dir, &password))
             .await
             .map_err(|_| EngineError::Stopped)??;
         let db = Db::spawn(store, fresh_rng()?)?;
-        let ctx = ops::Ctx::new(transports.iter().map(|t| (t.id(), t.max_latency())));
+        match Engine::start(db.clone(), setups, mode).await {
+            Ok(engine) => Ok(engine),
+            Err(e) => {
+                // The store closes before the error reaches the caller, who may exit.
+                db.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Engine::open_with`] once the store is on its worker.
+    async fn start(
+        db: Db,
+        setups: Vec<Box<dyn TransportSetup>>,
+        mode: Mode,
+    ) -> Result<Engine, EngineError> {
+        let mut transports: Vec<Arc<dyn Transport>> = Vec::with_capacity(setups.len());
+        for setup in setups {
+            let id = setup.id();
+            let secret = db
+                .call(move |store, rng| ops::transport_secret(store, &id, rng))
+                .await?;
+            transports.push(setup.build(&secret)?);
+        }
         let props: Vec<_> = transports
             .iter()
             .map(|t| (t.id(), t.local_properties()))
@@ -367,6 +422,10 @@ impl Engine {
             Ok(())
         })
         .await?;
+        let ctx = ops::Ctx::new(transports.iter().map(|t| (t.id(), t.max_latency())));
+        if mode == Mode::Offline {
+            transports.clear();
+        }
         let inner = Arc::new(Inner {
             db,
             ctx,
@@ -381,11 +440,29 @@ impl Engine {
         let engine = Engine { inner };
         engine.maintain().await?;
         for t in engine.inner.transports.clone() {
-            conn::start_transport(engine.inner.clone(), t).await?;
+            if let Err(e) = conn::start_transport(engine.inner.clone(), t).await {
+                // The transports started so far stop accepting.
+                engine.inner.shutdown.send_replace(true);
+                return Err(e);
+            }
         }
         tokio::spawn(conn::dialer(engine.inner.clone()));
         tokio::spawn(maintenance(engine.inner.clone()));
         Ok(engine)
+    }
+
+    /// Our addresses on a transport, as published to new contacts.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn local_properties(
+        &self,
+        transport: TransportId,
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.local_properties(&transport)?))
+            .await
     }
 
     /// Events from now on.

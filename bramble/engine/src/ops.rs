@@ -9,7 +9,7 @@ use bramble_proto::contact::{
     Completed, Handshake, HandshakeRecord, Link, PENDING_EXPIRY, Profile, Properties, Rendezvous,
     RendezvousError, Sent,
 };
-use bramble_proto::crypto::AgreementPublicKey;
+use bramble_proto::crypto::{AgreementPublicKey, SecretKey};
 use bramble_proto::ids::MessageId;
 use bramble_proto::messaging;
 use bramble_proto::stream::{
@@ -21,6 +21,7 @@ use bramble_proto::transport::TransportId;
 use bramble_store::{ContactId, NewContact, PendingContact, PendingContactId, Store, StoreError};
 use chacha20::ChaCha20Rng;
 use thicket_transport::RendezvousPoint;
+use zeroize::Zeroizing;
 
 use crate::{EngineError, Event};
 
@@ -80,6 +81,29 @@ pub(crate) enum Recognised {
 
 /// Finds whose stream `tag` opens on `transport`: a contact's (its keys rotated to
 /// `now`), or a pending contact's handshake stream. Marks the stream seen.
+/// The settings namespace of transports' own secrets (`spec/store.md#settings`).
+pub(crate) const TRANSPORT_SECRET: &str = "transport-secret";
+
+/// A transport's secret, made (32 random bytes) the first time it is asked for.
+pub(crate) fn transport_secret(
+    store: &mut Store,
+    transport: &TransportId,
+    rng: &mut ChaCha20Rng,
+) -> Result<SecretKey, EngineError> {
+    if let Some(bytes) = store.setting(TRANSPORT_SECRET, transport.as_str())? {
+        let bytes = Zeroizing::new(bytes);
+        let mut key = Zeroizing::new([0u8; SecretKey::LEN]);
+        if bytes.len() != key.len() {
+            return Err(StoreError::InvalidData("a transport secret is not 32 bytes").into());
+        }
+        key.copy_from_slice(&bytes);
+        return Ok(SecretKey::from_bytes(*key));
+    }
+    let key = SecretKey::random(rng);
+    store.set_setting(TRANSPORT_SECRET, transport.as_str(), key.expose_secret())?;
+    Ok(key)
+}
+
 pub(crate) fn recognise(
     store: &mut Store,
     ctx: &Ctx,

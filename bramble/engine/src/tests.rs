@@ -118,3 +118,32 @@ fn completing_again_after_a_crash_finds_the_same_contact() {
     assert_eq!(a.contacts().unwrap().len(), 1);
     assert_eq!(a.pending_contacts().unwrap()[0].state, ops::STAGE_COMPLETE);
 }
+
+#[test]
+fn a_transport_secret_is_made_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut a = store(dir.path(), "a", &mut rng);
+    let tor = ops::transport_secret(&mut a, &TransportId::TOR, &mut rng).unwrap();
+    assert_eq!(
+        ops::transport_secret(&mut a, &TransportId::TOR, &mut rng).unwrap(),
+        tor
+    );
+    let lan = ops::transport_secret(&mut a, &TransportId::LAN, &mut rng).unwrap();
+    assert_ne!(lan, tor, "one secret per transport");
+    drop(a);
+    let mut a = Store::open(&dir.path().join("a"), "pw").unwrap();
+    assert_eq!(
+        ops::transport_secret(&mut a, &TransportId::TOR, &mut rng).unwrap(),
+        tor,
+        "kept across unlocks"
+    );
+    // A damaged value is refused, not replaced (that would change the onion address).
+    a.set_setting(ops::TRANSPORT_SECRET, "tor", &[1, 2, 3])
+        .unwrap();
+    assert!(ops::transport_secret(&mut a, &TransportId::TOR, &mut rng).is_err());
+    assert_eq!(
+        a.setting(ops::TRANSPORT_SECRET, "tor").unwrap().unwrap(),
+        [1, 2, 3]
+    );
+}

@@ -270,3 +270,71 @@ async fn two_engines_add_each_other_and_chat_and_a_third_stays_out() {
         p.engine.shutdown().await;
     }
 }
+
+/// Builds a memory transport from its secret, recording the secret and publishing it
+/// (as a test stand-in for an address derived from it).
+struct Recording {
+    net: MemoryNetwork,
+    secrets: Arc<Mutex<Vec<[u8; 32]>>>,
+}
+
+impl thicket_transport::TransportSetup for Recording {
+    fn id(&self) -> TransportId {
+        thicket_transport::memory::transport_id()
+    }
+
+    fn build(
+        self: Box<Self>,
+        secret: &bramble_proto::crypto::SecretKey,
+    ) -> io::Result<Arc<dyn Transport>> {
+        self.secrets.lock().unwrap().push(*secret.expose_secret());
+        let name = hex::encode(&secret.expose_secret()[..8]);
+        Ok(Arc::new(self.net.transport(&name)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transports_are_built_from_a_kept_secret_and_offline_touches_no_network() {
+    use bramble_engine::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("account");
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || create_account(&p, "alice", PASSWORD))
+        .await
+        .unwrap()
+        .unwrap();
+    let net = MemoryNetwork::new();
+    let secrets = Arc::new(Mutex::new(Vec::new()));
+    let setup = || -> Vec<Box<dyn thicket_transport::TransportSetup>> {
+        vec![Box::new(Recording {
+            net: net.clone(),
+            secrets: secrets.clone(),
+        })]
+    };
+    let id = thicket_transport::memory::transport_id();
+
+    let engine = Engine::open_with(&path, PASSWORD, setup(), Mode::Offline)
+        .await
+        .unwrap();
+    assert!(engine.transports().is_empty(), "offline: nothing started");
+    let published = engine.local_properties(id.clone()).await.unwrap();
+    engine.shutdown().await;
+    let name = published["address"].clone();
+    // Nobody listens at the address: the transport was built but never started.
+    assert!(net.transport("probe").dial(&published).await.is_err());
+
+    let engine = Engine::open_with(&path, PASSWORD, setup(), Mode::Online)
+        .await
+        .unwrap();
+    assert_eq!(engine.transports().len(), 1);
+    assert_eq!(engine.local_properties(id).await.unwrap()["address"], name);
+    assert!(
+        net.transport("probe").dial(&published).await.is_ok(),
+        "online: listening"
+    );
+    engine.shutdown().await;
+    let secrets = secrets.lock().unwrap();
+    assert_eq!(secrets.len(), 2);
+    assert_eq!(secrets[0], secrets[1], "the same secret both times");
+    assert_ne!(secrets[0], [0; 32]);
+}

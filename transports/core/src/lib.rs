@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bramble_proto::contact::LABEL_LEN;
@@ -52,10 +53,19 @@ pub enum Kind {
 pub enum Status {
     /// Not started.
     Stopped,
-    /// Starting (Tor bootstrapping, a radio powering up).
-    Starting,
+    /// Starting (Tor bootstrapping, a radio powering up): how far, in percent, and what
+    /// it is doing, in words for the user.
+    Starting {
+        /// 0 to 100.
+        percent: u8,
+        /// What it is doing.
+        detail: String,
+    },
     /// Accepting and making connections.
     Up,
+    /// Making connections, but contacts may not reach us yet (for Tor: our onion service
+    /// is not published), with the reason in words for the user.
+    Limited(String),
     /// Not usable, with the reason in words for the user.
     Down(String),
 }
@@ -75,6 +85,42 @@ pub struct RendezvousPoint {
     pub our_onion_seed: SecretKey,
     /// Seed of the rendezvous onion service the peer hosts.
     pub their_onion_seed: SecretKey,
+}
+
+/// How to build a transport once the account is unlocked: transports that need a secret
+/// of their own (Tor's onion service key) get it from the encrypted store.
+pub trait TransportSetup: Send {
+    /// The transport this builds.
+    fn id(&self) -> TransportId;
+
+    /// Builds the transport from its secret: 32 random bytes made when the account first
+    /// builds this transport and kept in the encrypted store ever after. Must be cheap and
+    /// must not touch the network: the engine also builds transports only to learn
+    /// their [`Transport::local_properties`].
+    ///
+    /// # Errors
+    /// The transport cannot be built (bad configuration).
+    fn build(self: Box<Self>, secret: &SecretKey) -> io::Result<Arc<dyn Transport>>;
+}
+
+/// A transport that needs no secret, as a [`TransportSetup`].
+#[derive(Clone)]
+pub struct Ready(pub Arc<dyn Transport>);
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Ready").field(&self.0.id()).finish()
+    }
+}
+
+impl TransportSetup for Ready {
+    fn id(&self) -> TransportId {
+        self.0.id()
+    }
+
+    fn build(self: Box<Self>, _secret: &SecretKey) -> io::Result<Arc<dyn Transport>> {
+        Ok(self.0)
+    }
 }
 
 /// One transport. Implementations are cheap handles (an `Arc` inside); every method may
