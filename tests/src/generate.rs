@@ -1970,6 +1970,8 @@ fn tor() -> Value {
     invalid.push(json!(String::from_utf8(version).expect("ascii")));
     invalid.push(json!(good.trim_end_matches(".onion")));
     invalid.push(json!(format!("www.{good}")));
+    // Longer than an address: the extra characters are not ignored.
+    invalid.push(json!(good.replace(".onion", "aaaaaaaa.onion")));
     json!({
         "spec": "spec/tor.md",
         "description": "Onion addresses. 'accounts': the account's service address from its Tor transport secret 'seed'. 'rendezvous': the rendezvous services of contacts.json's alice and bob, from their 'tor_seed'. 'invalid': property values a receiver must not dial.",

@@ -442,12 +442,14 @@ async fn run_online(engine: &Engine) {
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut reading = true;
-    let Ok(mut terminate) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        eprintln!("thicket: cannot watch for SIGTERM");
-        return;
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("thicket: cannot watch for SIGTERM ({e}); Ctrl-C still stops");
+                None
+            }
+        };
     loop {
         tokio::select! {
             e = events.recv() => match e {
@@ -467,7 +469,12 @@ async fn run_online(engine: &Engine) {
                 Ok(None) | Err(_) => reading = false,
             },
             _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
+            Some(_) = async {
+                match terminate.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => break,
         }
     }
 }
@@ -500,6 +507,8 @@ const COMMANDS: &str = "commands:
 
 /// One line of `run`'s standard input.
 async fn command(engine: &Engine, line: &str) -> Flow {
+    // A line from a Windows-style file or terminal ends in CR: not part of the message.
+    let line = line.trim_end();
     let result: Result<Flow, Failure> = async {
         let Some((verb, rest)) = first_word(line) else {
             return Ok(Flow::Go);

@@ -131,7 +131,10 @@ impl Account {
             .arg(&self.dir)
             .arg("--password-file")
             .arg(&self.password)
-            .env_remove("XDG_DATA_HOME");
+            .env_remove("XDG_DATA_HOME")
+            // Anything that fell back to a default folder lands inside the test's, where
+            // the key scan looks.
+            .env("HOME", self.dir.parent().unwrap());
         cmd
     }
 
@@ -416,6 +419,9 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
     let meet = Duration::from_secs(300);
     ra.expect("Added bob.", meet);
     rb.expect("Added alice.", meet);
+    // Bootstrap, then reachability, as status lines.
+    ra.expect("tor: up", meet);
+    rb.expect("tor: up", meet);
     eprintln!("contacts made {:?} after both started", started.elapsed());
 
     ra.say("send bob hello over tor");
@@ -464,6 +470,22 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
     // accounts, arti's state and cache, the Tor network).
     let mut all = Vec::new();
     files(root.path(), &mut all);
+    // Arti's on-disk keystore (which must not be used) writes OpenSSH-style text files
+    // under `keystore/`: none may exist in Thicket's folders (the relays of the test
+    // network have keys of their own, as relays do).
+    let net_dir = root.path().join("net");
+    for path in all.iter().filter(|p| !p.starts_with(&net_dir)) {
+        let shown = path.display().to_string();
+        assert!(
+            !shown.contains("/keystore/") && !shown.contains("_private"),
+            "a key file: {shown}"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        assert!(
+            !contains(&bytes, b"PRIVATE KEY"),
+            "a private key in {shown}"
+        );
+    }
     for account in [&a, &b] {
         let (address, forms) = key_forms(account);
         let expected = if account.name == "alice" {

@@ -79,9 +79,7 @@ pub(crate) enum Recognised {
     Pending(PendingContactId, IncomingStream),
 }
 
-/// Finds whose stream `tag` opens on `transport`: a contact's (its keys rotated to
-/// `now`), or a pending contact's handshake stream. Marks the stream seen.
-/// The settings namespace of transports' own secrets (`spec/store.md#settings`).
+/// The settings namespace of transports' own secrets (`spec/store.md#schema`).
 pub(crate) const TRANSPORT_SECRET: &str = "transport-secret";
 
 /// A transport's secret, made (32 random bytes) the first time it is asked for.
@@ -104,6 +102,8 @@ pub(crate) fn transport_secret(
     Ok(key)
 }
 
+/// Finds whose stream `tag` opens on `transport`: a contact's (its keys rotated to
+/// `now`), or a pending contact's handshake stream. Marks the stream seen.
 pub(crate) fn recognise(
     store: &mut Store,
     ctx: &Ctx,

@@ -27,6 +27,8 @@ const KEY_FILES: &[&str] = &[
     "thicket.key.bak.tmp",
     "thicket.key.old",
 ];
+/// Folders transports keep in the account directory (`spec/store.md#account-directory`).
+const TRANSPORT_DIRS: &[&str] = &["tor"];
 const DB_FILES: &[&str] = &[
     "thicket.db",
     "thicket.db-wal",
@@ -314,6 +316,13 @@ fn remove_files(dir: &Path) -> Result<()> {
         key_file::shred(&dir.join(name))?;
     }
     key_file::sync_dir(dir)?;
+    for name in TRANSPORT_DIRS {
+        match fs::remove_dir_all(dir.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     for name in DB_FILES.iter().chain([&LOCK_FILE]) {
         match fs::remove_file(dir.join(name)) {
             Ok(()) => {}

@@ -232,6 +232,20 @@ mod tests {
     }
 
     #[test]
+    fn bridges_are_taken_and_a_bad_bridge_line_is_refused() {
+        overlay(
+            "[bridges]\nenabled = true\nbridges = [\"192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567\"]\n",
+        )
+        .unwrap();
+        overlay(
+            "[bridges]\nenabled = true\nbridges = [\"obfs4 192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567 cert=abc iat-mode=0\"]\n[[bridges.transports]]\nprotocols = [\"obfs4\"]\npath = \"/usr/bin/obfs4proxy\"\n",
+        )
+        .unwrap();
+        let e = overlay("[bridges]\nenabled = true\nbridges = [\"not a bridge\"]\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
     fn a_good_overlay_is_taken() {
         overlay("[path_rules]\nipv4_subnet_family_prefix = 33\nipv6_subnet_family_prefix = 129\n[storage.permissions]\ndangerously_trust_everyone = true\n")
             .unwrap();

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use arti_client::{ErrorKind, HasKind as _, TorClient};
@@ -120,13 +120,22 @@ struct Services {
 struct Inner {
     config: TorConfig,
     identity: SecretKey,
+    /// Our service's identity, and its address.
+    own: HsId,
     onion: String,
+    /// Set once arti runs and our service is launched.
     client: OnceLock<Arc<TorClient<PreferredRuntime>>>,
     incoming: OnceLock<mpsc::Sender<BoxConnection>>,
+    /// One start at a time.
+    starting: tokio::sync::Mutex<()>,
+    /// One rendezvous launch at a time, so that a point's service is launched once.
+    launching: tokio::sync::Mutex<()>,
     services: Mutex<Services>,
     status: watch::Sender<Status>,
+    /// Why bootstrapping failed last, until it succeeds.
+    boot_error: Mutex<Option<String>>,
     accepting: Arc<Semaphore>,
-    /// A contact reached our own service during this run.
+    /// A stream reached our own service since it last broke.
     reached: Arc<AtomicBool>,
 }
 
@@ -159,13 +168,17 @@ impl TorTransport {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         Ok(TorTransport {
             inner: Arc::new(Inner {
+                own: hsid(secret),
                 onion: onion_address(secret),
                 identity: secret.clone(),
                 config,
                 client: OnceLock::new(),
                 incoming: OnceLock::new(),
+                starting: tokio::sync::Mutex::new(()),
+                launching: tokio::sync::Mutex::new(()),
                 services: Mutex::new(Services::default()),
                 status: watch::channel(Status::Stopped).0,
+                boot_error: Mutex::new(None),
                 accepting: Arc::new(Semaphore::new(MAX_ACCEPTING)),
                 reached: Arc::new(AtomicBool::new(false)),
             }),
@@ -198,15 +211,15 @@ impl TorTransport {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Launches an onion service with the key from `seed` and serves its streams.
-    fn launch(&self, nickname: &str, seed: &SecretKey) -> io::Result<Arc<RunningOnionService>> {
-        let client = self.client()?;
-        let incoming = self
-            .inner
-            .incoming
-            .get()
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "Tor is not started"))?;
+    /// Launches an onion service on `client` with the key from `seed` and hands its
+    /// streams to `incoming`.
+    fn launch(
+        &self,
+        client: &TorClient<PreferredRuntime>,
+        incoming: mpsc::Sender<BoxConnection>,
+        nickname: &str,
+        seed: &SecretKey,
+    ) -> io::Result<Arc<RunningOnionService>> {
         let config = service_config(nickname)?;
         let (service, requests) = client
             .launch_onion_service_with_hsid(config, keypair(seed))
@@ -220,6 +233,51 @@ impl TorTransport {
             reached,
         ));
         Ok(service)
+    }
+
+    /// Starts arti and our service; on success (only), the transport counts as started.
+    async fn start_once(&self, incoming: mpsc::Sender<BoxConnection>) -> io::Result<()> {
+        // Arti's TLS needs a process-wide provider; another one already installed is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = self
+            .inner
+            .config
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let (state, cache) = (self.inner.config.state_dir(), self.inner.config.cache_dir());
+        // Arti's client opens its state and directory cache from disk: off the runtime.
+        let client = tokio::task::spawn_blocking(move || {
+            create_private_dir(&state)?;
+            create_private_dir(&cache)?;
+            clear_service_records(&state)?;
+            TorClient::builder()
+                .config(config)
+                .create_unbootstrapped()
+                .map_err(|e| other("arti", e))
+        })
+        .await
+        .map_err(|e| other("interrupted", e))??;
+        self.inner.status.send_replace(Status::Starting {
+            percent: 0,
+            detail: String::from("connecting to the Tor network"),
+        });
+        let main = self.launch(
+            &client,
+            incoming.clone(),
+            MAIN_NICKNAME,
+            &self.inner.identity,
+        )?;
+        self.services().main = Some(main.clone());
+        // Both are unset (the start lock is held and they are set only here).
+        let _ = self.inner.client.set(client.clone());
+        let _ = self.inner.incoming.set(incoming);
+        tokio::spawn(watch_status(
+            Arc::downgrade(&self.inner),
+            client.clone(),
+            main,
+        ));
+        tokio::spawn(bootstrap(client, Arc::downgrade(&self.inner)));
+        Ok(())
     }
 
     /// Connects to the onion service `hsid` on [`PORT`] within `timeout`.
@@ -332,9 +390,13 @@ fn status_of(
     boot: &arti_client::status::BootstrapStatus,
     service: Option<&tor_hsservice::status::OnionServiceStatus>,
     reached: bool,
+    boot_error: Option<String>,
 ) -> Status {
     use tor_hsservice::status::State;
     if !boot.ready_for_traffic() {
+        if let Some(why) = boot_error {
+            return Status::Down(why);
+        }
         let frac = boot.as_frac().clamp(0.0, 1.0);
         // In 0..=100 after the clamp.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -349,14 +411,14 @@ fn status_of(
         return Status::Limited(String::from("starting our onion service"));
     };
     match service.state() {
-        State::Running | State::DegradedReachable => Status::Up,
-        // Arti's status lags on small networks; a contact that reached us settles it.
-        _ if reached => Status::Up,
-        State::Bootstrapping => Status::Limited(String::from("publishing our onion service")),
         State::Broken => Status::Limited(format!(
             "our onion service failed{}",
             problem(service.current_problem())
         )),
+        State::Running | State::DegradedReachable => Status::Up,
+        // Arti's status lags on small networks; a stream that reached us settles it.
+        _ if reached => Status::Up,
+        State::Bootstrapping => Status::Limited(String::from("publishing our onion service")),
         _ => Status::Limited(format!(
             "contacts may not reach us yet{}",
             problem(service.current_problem())
@@ -414,48 +476,17 @@ impl Transport for TorTransport {
 
     fn start(&self, incoming: mpsc::Sender<BoxConnection>) -> BoxFuture<'_, io::Result<()>> {
         Box::pin(async move {
+            let _one = self.inner.starting.lock().await;
             if self.inner.client.get().is_some() {
                 return Ok(());
             }
-            // Arti's TLS needs a process-wide provider; another one already installed is
-            // fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = self
-                .inner
-                .config
-                .build()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            let (state, cache) = (self.inner.config.state_dir(), self.inner.config.cache_dir());
-            tokio::task::spawn_blocking(move || {
-                create_private_dir(&state)?;
-                create_private_dir(&cache)?;
-                clear_service_records(&state)
-            })
-            .await
-            .map_err(|e| other("Tor did not start", e))??;
-            let client = TorClient::builder()
-                .config(config)
-                .create_unbootstrapped()
-                .map_err(|e| other("Tor did not start", e))?;
-            if self.inner.client.set(client.clone()).is_err()
-                || self.inner.incoming.set(incoming).is_err()
-            {
-                return Ok(());
+            let started = self.start_once(incoming).await;
+            if let Err(e) = &started {
+                self.inner
+                    .status
+                    .send_replace(Status::Down(format!("Tor did not start: {e}")));
             }
-            self.inner.status.send_replace(Status::Starting {
-                percent: 0,
-                detail: String::from("connecting to the Tor network"),
-            });
-            let main = self.launch(MAIN_NICKNAME, &self.inner.identity)?;
-            self.services().main = Some(main.clone());
-            tokio::spawn(watch_status(
-                client.clone(),
-                main,
-                self.inner.status.clone(),
-                self.inner.reached.clone(),
-            ));
-            tokio::spawn(bootstrap(client, self.inner.status.clone()));
-            Ok(())
+            started
         })
     }
 
@@ -474,13 +505,17 @@ impl Transport for TorTransport {
                     "the contact has no onion address",
                 )
             })?;
-            let hsid = HsId::from_str(address).map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the contact's onion address is not valid",
-                )
-            })?;
-            if hsid == crate::hsid(&self.inner.identity) {
+            // 56 base32 characters and `.onion`: arti's parser would take a longer one.
+            let hsid = (address.len() == 62)
+                .then(|| HsId::from_str(address).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "the contact's onion address is not valid",
+                    )
+                })?;
+            if hsid == self.inner.own {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "the contact's onion address is ours",
@@ -495,20 +530,25 @@ impl Transport for TorTransport {
         point: &'a RendezvousPoint,
     ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>> {
         Box::pin(async move {
-            let up = self.services().rendezvous.contains_key(&point.id);
-            if !up {
-                let nickname = {
-                    let mut services = self.services();
-                    services.launched += 1;
-                    format!("rendezvous-{}", services.launched)
-                };
-                let service = self.launch(&nickname, &point.our_onion_seed)?;
-                let mut services = self.services();
-                // Another attempt may have launched one meanwhile: keep the first.
-                services
-                    .rendezvous
-                    .entry(point.id)
-                    .or_insert((nickname, service));
+            let client = self.client()?;
+            {
+                // Checked and launched under one lock: a point's service is launched once.
+                let _one = self.inner.launching.lock().await;
+                if !self.services().rendezvous.contains_key(&point.id) {
+                    let incoming = self.inner.incoming.get().cloned().ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::NotConnected, "Tor is not started")
+                    })?;
+                    let nickname = {
+                        let mut services = self.services();
+                        services.launched += 1;
+                        format!("rendezvous-{}", services.launched)
+                    };
+                    let service =
+                        self.launch(&client, incoming, &nickname, &point.our_onion_seed)?;
+                    self.services()
+                        .rendezvous
+                        .insert(point.id, (nickname, service));
+                }
             }
             match self
                 .connect(hsid(&point.their_onion_seed), RENDEZVOUS_TIMEOUT)
@@ -525,12 +565,19 @@ impl Transport for TorTransport {
         let ended = self.services().rendezvous.remove(&id);
         if let Some((nickname, service)) = ended {
             drop(service);
-            // Its records go once arti has let go of them.
-            let dir = self.inner.config.state_dir().join("hss").join(nickname);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
-            });
+            // Its records (and lock) go once arti has let go of them; at the latest, at
+            // the next start.
+            let hss = self.inner.config.state_dir().join("hss");
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let _ = std::fs::remove_dir_all(hss.join(&nickname));
+                        let _ = std::fs::remove_file(hss.join(format!("{nickname}.lock")));
+                    })
+                    .await;
+                });
+            }
         }
     }
 
@@ -539,39 +586,65 @@ impl Transport for TorTransport {
     }
 }
 
-/// Bootstraps, and retries while arti gives up.
-async fn bootstrap(client: Arc<TorClient<PreferredRuntime>>, status: watch::Sender<Status>) {
+/// Bootstraps, and retries while arti gives up; the reason shows as [`Status::Down`]
+/// until it works.
+async fn bootstrap(client: Arc<TorClient<PreferredRuntime>>, inner: Weak<Inner>) {
     loop {
-        match client.bootstrap().await {
-            Ok(()) => return,
-            Err(e) => {
-                status.send_replace(Status::Down(format!("cannot reach the Tor network: {e}")));
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
+        let result = client.bootstrap().await;
+        let done = result.is_ok();
+        {
+            let Some(inner) = inner.upgrade() else { return };
+            *inner
+                .boot_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = result
+                .err()
+                .map(|e| format!("cannot reach the Tor network: {e}"));
         }
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
 
-/// Follows bootstrap and our service's state into the transport's status.
+/// Follows bootstrap and our service's state into the transport's status, for as long
+/// as the transport exists.
 async fn watch_status(
+    inner: Weak<Inner>,
     client: Arc<TorClient<PreferredRuntime>>,
     main: Arc<RunningOnionService>,
-    status: watch::Sender<Status>,
-    reached: Arc<AtomicBool>,
 ) {
     let mut boot_events = client.bootstrap_events();
     let mut service_events = main.status_events();
     let mut boot = client.bootstrap_status();
     let mut service = main.status();
-    // Reachability by a contact is not an event of its own: look again now and then.
+    // Reachability by a contact and bootstrap errors are not events of their own: look
+    // again now and then.
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
-        let now = status_of(&boot, Some(&service), reached.load(Ordering::Relaxed));
-        status.send_if_modified(|s| {
-            let changed = *s != now;
-            *s = now;
-            changed
-        });
+        {
+            let Some(inner) = inner.upgrade() else { return };
+            if service.state() == tor_hsservice::status::State::Broken {
+                inner.reached.store(false, Ordering::Relaxed);
+            }
+            let down = inner
+                .boot_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let now = status_of(
+                &boot,
+                Some(&service),
+                inner.reached.load(Ordering::Relaxed),
+                down,
+            );
+            inner.status.send_if_modified(|s| {
+                let changed = *s != now;
+                *s = now;
+                changed
+            });
+        }
         tokio::select! {
             b = boot_events.next() => match b {
                 Some(b) => boot = b,
@@ -582,9 +655,6 @@ async fn watch_status(
                 None => return,
             },
             _ = tick.tick() => {}
-        }
-        if status.is_closed() {
-            return;
         }
     }
 }

@@ -127,6 +127,10 @@ fn changing_the_password_rewraps_and_keeps_the_database() {
 #[test]
 fn delete_removes_every_file() {
     let (tmp, dir, store) = account();
+    // Tor's folder, as arti leaves it.
+    std::fs::create_dir_all(dir.join("tor/state/hss/thicket")).unwrap();
+    std::fs::write(dir.join("tor/state/state.lock"), b"").unwrap();
+    std::fs::create_dir_all(dir.join("tor/cache")).unwrap();
     store.delete().unwrap();
     assert!(
         !dir.exists(),
