@@ -467,7 +467,9 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
     assert!(history.contains("and back again"));
 
     // No onion key in any file but the encrypted databases (the whole test folder:
-    // accounts, arti's state and cache, the Tor network).
+    // accounts, arti's state and cache, the Tor network), once every process has stopped
+    // writing.
+    drop(net);
     let mut all = Vec::new();
     files(root.path(), &mut all);
     // Arti's on-disk keystore (which must not be used) writes OpenSSH-style text files
@@ -506,5 +508,4 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
             }
         }
     }
-    drop(net);
 }
