@@ -39,6 +39,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("messaging.json", messaging()),
         ("contacts.json", contacts()),
         ("tor.json", tor()),
+        ("lan.json", lan()),
     ]
 }
 
@@ -727,6 +728,7 @@ fn stream_keys() -> Value {
                             "secret": h(secret),
                             "tag_key": h(tk),
                             "header_key": h(model::header_key(&secret)),
+                            "beacon": h(model::beacon(&secret)),
                             "tags": tags,
                         })
                     })
@@ -772,7 +774,7 @@ fn stream_keys() -> Value {
             "valid": ["tor", "lan", "ble", "file", "x", "a.b-c9", "abcdefghijklmnopqrstuvwxyz012345"],
             "invalid": ["", "Tor", "a b", "a_b", "é", "abcdefghijklmnopqrstuvwxyz0123456"],
         },
-        "description": "'vectors': period secrets, tag keys, header keys and tags of each direction, for periods start−1 to start+3; 'alice' is the chain Alice sends on (and Bob receives on). 'periods': the period containing a time for a transport's latency; 'rejected_times' and 'rejected_latencies': inputs to refuse. 'transport_ids': identifiers to accept and to refuse (invalid-transport-id).",
+        "description": "'vectors': period secrets, tag keys, header keys, beacons and tags of each direction, for periods start−1 to start+3; 'alice' is the chain Alice sends on (and Bob receives on). 'periods': the period containing a time for a transport's latency; 'rejected_times' and 'rejected_latencies': inputs to refuse. 'transport_ids': identifiers to accept and to refuse (invalid-transport-id).",
         "vectors": cases,
     })
 }
@@ -1931,6 +1933,41 @@ fn contacts() -> Value {
         "rendezvous": rendezvous,
         "handshake": handshake,
         "safety_numbers": safety,
+    })
+}
+
+fn lan() -> Value {
+    let ports: Vec<Value> = ["alice", "bob"]
+        .iter()
+        .map(|n| {
+            let secret = key(&format!("lan {n} transport secret"));
+            let port_key = model::lan_port_key(&secret);
+            let ports: serde_json::Map<String, Value> = [0u64, 1, 20_000, 20_001, u64::MAX]
+                .iter()
+                .map(|&p| (p.to_string(), json!(model::lan_port(&port_key, p))))
+                .collect();
+            json!({ "name": n, "secret": h(secret), "port_key": h(port_key), "ports": ports })
+        })
+        .collect();
+    let instances: Vec<Value> = [
+        vec![0u8; 16],
+        vec![0xff; 16],
+        bytes("lan beacon", 16),
+        model::beacon(&key("lan period secret")).to_vec(),
+    ]
+    .into_iter()
+    .map(|b| json!({ "beacon": h(&b), "instance": model::base32(&b) }))
+    .collect();
+    json!({
+        "spec": "spec/lan.md",
+        "description": "'ports': the LAN port key from a transport secret, and the listening port of each listed period. 'instances': the mDNS instance name announcing a beacon. 'invalid_instances': instance names that announce no beacon.",
+        "ports": ports,
+        "instances": instances,
+        "invalid_instances": [
+            "", "aaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "77777777777777777777777777", "aaaaaaaaaaaaaaaaaaaaaaaaa1", "alice-laptop",
+            "aaaaaaaaaaaaaaaaaaaaaaaaa-",
+        ],
     })
 }
 

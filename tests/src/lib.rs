@@ -13,6 +13,7 @@
 
 pub mod generate;
 pub mod model;
+pub mod netns;
 pub mod replay;
 pub mod sim;
 pub mod tornet;

@@ -410,6 +410,25 @@ pub fn onion_address(seed: &[u8; 32]) -> String {
     format!("{}.onion", base32(&raw))
 }
 
+/// The beacon of a period secret (`spec/stream.md#beacons`).
+pub fn beacon(secret: &[u8; 32]) -> [u8; 16] {
+    mac("thicket/stream/beacon", secret, &[])[..16]
+        .try_into()
+        .expect("16 bytes")
+}
+
+/// The LAN port key from the LAN transport secret (`spec/lan.md#ports`).
+pub fn lan_port_key(secret: &[u8; 32]) -> [u8; 32] {
+    mac("thicket/lan/port-key", secret, &[])
+}
+
+/// The LAN listening port of a period.
+pub fn lan_port(port_key: &[u8; 32], period: u64) -> u16 {
+    let m = mac("thicket/lan/port", port_key, &[&period.to_be_bytes()]);
+    let n = (u32::from(m[0]) << 8) | u32::from(m[1]);
+    u16::try_from(49_152 + n % 16_384).expect("in range")
+}
+
 /// A broadcast rendezvous label.
 pub fn rendezvous_label(rk: &[u8; 32], transport: &str, period: u64) -> [u8; 16] {
     let full = mac(

@@ -13,7 +13,7 @@ use bramble_proto::stream::{
     TransportKeys,
 };
 use bramble_proto::time::{Period, PeriodLength, Timestamp};
-use bramble_proto::transport::TransportId;
+use bramble_proto::transport::{Beacon, TransportId};
 use bramble_proto::wire::{self, DecodeErrorKind, Limits, Value};
 use serde_json::Value as Json;
 use thicket_tests::model;
@@ -312,6 +312,10 @@ fn stream_key_vectors() {
                 let entry = periods.iter().find(|e| u64(&e["period"]) == p).unwrap();
                 (array::<32>(&entry["secret"]), entry["tags"].clone())
             };
+            let beacon = |p: u64| {
+                let entry = periods.iter().find(|e| u64(&e["period"]) == p).unwrap();
+                Beacon(array::<16>(&entry["beacon"]))
+            };
             let start = u64(&case["start_period"]);
             // Our outgoing chain is `chain`; the peer receives on it.
             for current in [start, start + 1, start + 2] {
@@ -330,6 +334,12 @@ fn stream_key_vectors() {
                         &secret(current - 1 + i as u64).0
                     );
                 }
+                // Beacons: ours of the period; the peer looks for the three around it.
+                assert_eq!(keys.outgoing().beacon(), beacon(current));
+                assert_eq!(
+                    peer.incoming().beacons(),
+                    [beacon(current - 1), beacon(current), beacon(current + 1)]
+                );
                 // Tags: the outgoing tags for each listed stream number.
                 let tags = secret(current).1;
                 for (n, tag) in tags.as_object().unwrap() {

@@ -15,6 +15,7 @@ use bramble_proto::messaging::DeliveryState;
 use bramble_proto::transport::TransportId;
 use bramble_store::{ContactId, StoreError};
 use clap::{Args, Parser, Subcommand};
+use thicket_lan::{LanConfig, LanSetup};
 use thicket_tor::{TorConfig, TorSetup};
 use thicket_transport::{Status, TransportSetup};
 use zeroize::Zeroizing;
@@ -121,13 +122,21 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Keep the account online over Tor: contacts dialed, pending contacts met, keys
-    /// rotated. Prints events until interrupted, and takes commands on standard input
-    /// (`help` lists them).
+    /// Keep the account online over Tor (and the local network, with `--lan`):
+    /// contacts dialed, pending contacts met, keys rotated. Prints events until
+    /// interrupted, and takes commands on standard input (`help` lists them).
     Run {
         /// An arti configuration file (TOML) to use bridges or another Tor network.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "no_tor")]
         tor_config: Option<PathBuf>,
+        /// Also reach contacts on the local network (Wi-Fi, Ethernet) with no internet.
+        /// Announces on that network that a Thicket device is present, under names
+        /// only contacts can recognise.
+        #[arg(long)]
+        lan: bool,
+        /// Do not use Tor (with `--lan`: the local network only).
+        #[arg(long, requires = "lan")]
+        no_tor: bool,
     },
 }
 
@@ -208,17 +217,24 @@ impl From<EngineError> for Failure {
     }
 }
 
-/// Opens the account; with a Tor configuration, online.
+/// The transports `thicket run` starts.
+#[derive(Debug)]
+struct Online {
+    tor: Option<TorConfig>,
+    lan: bool,
+}
+
+/// Opens the account; with transports to start, online.
 async fn open_online(
     global: &Global,
     dir: &Path,
-    tor: Option<TorConfig>,
+    online: Option<Online>,
 ) -> Result<Engine, Failure> {
     if !bramble_store::exists(dir).map_err(EngineError::Store)? {
         return Err(EngineError::Store(StoreError::NoAccount).into());
     }
     let password = password::read(global, false)?;
-    open_with(dir, &password, tor).await
+    open_with(dir, &password, online).await
 }
 
 /// Arti's folder inside the account's.
@@ -226,15 +242,22 @@ fn tor_dir(dir: &Path) -> PathBuf {
     dir.join("tor")
 }
 
-/// Opens the account. Offline (no `tor`), the Tor transport is only built to record our
-/// onion address, which handshakes (also by file) publish to new contacts.
-async fn open_with(dir: &Path, password: &str, tor: Option<TorConfig>) -> Result<Engine, Failure> {
-    let (config, mode) = match tor {
-        Some(c) => (c, Mode::Online),
-        None => (TorConfig::new(&tor_dir(dir)), Mode::Offline),
+/// Opens the account. Offline (no `online`), the Tor transport is only built to record
+/// our onion address, which handshakes (also by file) publish to new contacts.
+async fn open_with(dir: &Path, password: &str, online: Option<Online>) -> Result<Engine, Failure> {
+    let Some(online) = online else {
+        let tor = TorSetup::new(TorConfig::new(&tor_dir(dir)));
+        let setups: Vec<Box<dyn TransportSetup>> = vec![Box::new(tor)];
+        return Ok(Engine::open_with(dir, password, setups, Mode::Offline).await?);
     };
-    let setups: Vec<Box<dyn TransportSetup>> = vec![Box::new(TorSetup::new(config))];
-    Ok(Engine::open_with(dir, password, setups, mode).await?)
+    let mut setups: Vec<Box<dyn TransportSetup>> = Vec::new();
+    if let Some(tor) = online.tor {
+        setups.push(Box::new(TorSetup::new(tor)));
+    }
+    if online.lan {
+        setups.push(Box::new(LanSetup::new(LanConfig::new())));
+    }
+    Ok(Engine::open_with(dir, password, setups, Mode::Online).await?)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -260,17 +283,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         command => {
-            let tor = match &command {
-                Command::Run { tor_config } => {
+            let online = match &command {
+                Command::Run {
+                    tor_config,
+                    lan,
+                    no_tor,
+                } => {
                     let mut tor = TorConfig::new(&tor_dir(&dir));
                     if let Some(path) = tor_config {
                         tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
                     }
-                    Some(tor)
+                    Some(Online {
+                        tor: (!no_tor).then_some(tor),
+                        lan: *lan,
+                    })
                 }
                 _ => None,
             };
-            let engine = open_online(global, &dir, tor).await?;
+            let engine = open_online(global, &dir, online).await?;
             // The store closes cleanly whatever the command's outcome: a process must not
             // exit with the database worker still running.
             let result = execute(&engine, command).await;
@@ -431,12 +461,25 @@ async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
 async fn run_online(engine: &Engine) {
     use tokio::io::AsyncBufReadExt as _;
     let mut events = engine.events();
-    println!("Thicket is running over Tor. Type `help` for commands; Ctrl-C stops.");
-    if let Some(onion) = engine
-        .local_properties(TransportId::TOR)
-        .await
-        .ok()
-        .and_then(|p| p.get(thicket_tor::PROPERTY).cloned())
+    let running: Vec<TransportId> = engine.transports().into_iter().map(|(t, _)| t).collect();
+    let names: Vec<&str> = running
+        .iter()
+        .map(|t| match t.as_str() {
+            "tor" => "Tor",
+            "lan" => "the local network",
+            other => other,
+        })
+        .collect();
+    println!(
+        "Thicket is running over {}. Type `help` for commands; Ctrl-C stops.",
+        names.join(" and ")
+    );
+    if running.contains(&TransportId::TOR)
+        && let Some(onion) = engine
+            .local_properties(TransportId::TOR)
+            .await
+            .ok()
+            .and_then(|p| p.get(thicket_tor::PROPERTY).cloned())
     {
         println!("Our onion address: {onion}");
     }
@@ -642,6 +685,11 @@ async fn print_event(engine: &Engine, e: &Event) {
             Status::Limited(why) => println!("{transport}: up; {why}"),
             Status::Down(why) => println!("{transport}: down: {why}"),
         },
+        Event::Nearby {
+            transport,
+            seen,
+            connected,
+        } => println!("{transport}: {seen} contacts in sight, {connected} connected"),
         _ => {}
     }
 }

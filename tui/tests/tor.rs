@@ -13,74 +13,16 @@
     clippy::print_stderr
 )]
 
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+#[path = "support/process.rs"]
+mod process;
+
+use process::{Account, Running};
+use thicket_tests::netns::{check_isolated, in_private_netns};
 use thicket_tests::tornet::TorNet;
-
-const INSIDE: &str = "THICKET_TEST_NETNS";
-
-/// Runs `test` in a fresh network namespace with only loopback up.
-fn in_private_netns(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new("unshare");
-    // Root creates the namespace directly; anyone else maps themselves to root in a new
-    // user namespace first.
-    if !is_root() {
-        cmd.arg("--map-root-user");
-    }
-    let status = cmd
-        .args([
-            "--net",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .status()
-        .expect("unshare (util-linux) and ip (iproute2) are needed");
-    assert!(status.success(), "{test} failed in its network namespace");
-    false
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// The namespace has loopback and nothing else, and addresses outside it are
-/// unreachable.
-fn check_isolated() {
-    let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
-    let interfaces: Vec<&str> = dev
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split(':').next())
-        .map(str::trim)
-        .collect();
-    assert_eq!(interfaces, ["lo"], "only loopback in the namespace");
-    let outside = std::net::TcpStream::connect_timeout(
-        &"192.0.2.1:80".parse().unwrap(),
-        Duration::from_secs(2),
-    );
-    assert!(
-        outside.is_err(),
-        "an address outside loopback is unreachable"
-    );
-}
 
 /// Every TCP socket in the namespace is on loopback (or a listener's wildcard).
 fn check_sockets_loopback() {
@@ -105,147 +47,6 @@ fn check_sockets_loopback() {
                 assert!(ok, "a socket outside loopback: {line}");
             }
         }
-    }
-}
-
-struct Account {
-    name: &'static str,
-    dir: PathBuf,
-    password: PathBuf,
-}
-
-impl Account {
-    fn new(root: &Path, name: &'static str) -> Self {
-        let password = root.join(format!("{name}.password"));
-        std::fs::write(&password, format!("{name} has a long password\n")).unwrap();
-        Account {
-            name,
-            dir: root.join(name),
-            password,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_thicket"));
-        cmd.arg("--data-dir")
-            .arg(&self.dir)
-            .arg("--password-file")
-            .arg(&self.password)
-            .env_remove("XDG_DATA_HOME")
-            // Anything that fell back to a default folder lands inside the test's, where
-            // the key scan looks.
-            .env("HOME", self.dir.parent().unwrap());
-        cmd
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self
-            .command()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "thicket {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn start(&self, tor_config: &Path) -> Running {
-        let mut child = self
-            .command()
-            .arg("run")
-            .arg("--tor-config")
-            .arg(tor_config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let name = self.name;
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                eprintln!("[{name}] {line}");
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[{name} stderr] {line}");
-            }
-        });
-        Running {
-            stdin: child.stdin.take(),
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            name,
-        }
-    }
-}
-
-struct Running {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    name: &'static str,
-}
-
-impl Running {
-    fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for an output line containing `text` (also among lines already seen, which
-    /// are then consumed); returns it.
-    fn expect(&mut self, text: &str, timeout: Duration) -> String {
-        if let Some(i) = self.seen.iter().position(|l| l.contains(text)) {
-            return self.seen.remove(i);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "{}: no line with {text:?} within {timeout:?}; saw {:#?}",
-                    self.name, self.seen
-                ),
-            }
-        }
-    }
-
-    /// Asks the process to quit and waits for it.
-    fn quit(mut self) {
-        self.say("quit");
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{} exited with {status}", self.name);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{} did not quit", self.name);
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -324,7 +125,10 @@ fn stranger_reaches_and_gets_nothing(dir: &Path, tor_config: &Path, onion: &str)
         )]);
         let deadline = Instant::now() + Duration::from_secs(180);
         let mut conn = loop {
-            match stranger.dial(&props).await {
+            match stranger
+                .dial(&thicket_transport::Peer::at(props.clone()))
+                .await
+            {
                 Ok(c) => break c,
                 Err(e) if Instant::now() < deadline => {
                     eprintln!("stranger: {e}; again");
@@ -405,10 +209,10 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
     a.ok(&["add", link_b.trim(), "--name", "bob"]);
 
     let started = Instant::now();
-    let mut ra = a.start(&config);
+    let mut ra = a.start(&["--tor-config".as_ref(), config.as_os_str()]);
     let onion_a = onion_of(&mut ra);
     // Bob adds Alice's link while running, from his standard input.
-    let mut rb = b.start(&config);
+    let mut rb = b.start(&["--tor-config".as_ref(), config.as_os_str()]);
     let onion_b = onion_of(&mut rb);
     rb.say(&format!("add {} alice", link_a.trim()));
     rb.expect(
@@ -440,7 +244,7 @@ fn two_processes_add_each_other_and_chat_over_tor_only() {
     ra.expect("Queued for bob.", Duration::from_secs(10));
     ra.expect("Queued for bob.", Duration::from_secs(10));
     let restarted = Instant::now();
-    let mut rb = b.start(&config);
+    let mut rb = b.start(&["--tor-config".as_ref(), config.as_os_str()]);
     assert_eq!(
         onion_of(&mut rb),
         onion_b,

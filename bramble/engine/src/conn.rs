@@ -579,38 +579,48 @@ async fn dial_round(inner: &Arc<Inner>) {
     let Ok(now) = now() else { return };
     for transport in duplex {
         let t = transport.id();
+        let broadcasts = transport.broadcasts();
         let t2 = t.clone();
         let Ok(targets) = inner
             .db
-            .call(move |store, _| {
-                let mut out = Vec::new();
-                for c in store.contacts()? {
-                    let props = store.contact_properties(c.id, &t2)?;
-                    if !props.is_empty() {
-                        out.push((c.id, props));
-                    }
-                }
-                Ok(out)
-            })
+            .call(move |store, _| ops::dial_targets(store, &t2, broadcasts, now))
             .await
         else {
             continue;
         };
-        for (contact, props) in targets {
+        if broadcasts {
+            transport.announce(targets.iter().filter_map(|d| d.announce).collect());
+        }
+        let mut seen = 0;
+        for ops::DialTarget { contact, peer, .. } in targets {
+            let sighted = if broadcasts {
+                transport.sighted(&peer.beacons)
+            } else {
+                None
+            };
+            seen += usize::from(sighted.is_some());
+            if peer.properties.is_empty() && sighted.is_none() {
+                // Known only by beacons, and none in sight.
+                continue;
+            }
             let key = (contact, t.clone());
             {
                 let mut state = inner.state();
                 if state.connections.contains_key(&key) || state.dialing.contains(&key) {
                     continue;
                 }
-                if state.backoff.get(&key).is_some_and(Backoff::waiting) {
+                if state
+                    .backoff
+                    .get(&key)
+                    .is_some_and(|b| b.waiting_unless(sighted))
+                {
                     continue;
                 }
                 state.dialing.insert(key.clone());
             }
             let (inner, transport) = (inner.clone(), transport.clone());
             tokio::spawn(async move {
-                let dialed = tokio::time::timeout(DIAL_TIMEOUT, transport.dial(&props)).await;
+                let dialed = tokio::time::timeout(DIAL_TIMEOUT, transport.dial(&peer)).await;
                 let result = match dialed.unwrap_or_else(|_| Err(timed_out())) {
                     Ok(conn) => {
                         sync_connection(inner.clone(), transport.clone(), conn, contact, true, None)
@@ -625,6 +635,21 @@ async fn dial_round(inner: &Arc<Inner>) {
                     state.backoff.insert(key, next);
                 }
             });
+        }
+        if broadcasts {
+            let nearby = {
+                let mut state = inner.state();
+                let connected = state.connections.keys().filter(|(_, tr)| *tr == t).count();
+                let last = state.nearby.insert(t.clone(), (seen, connected));
+                (last != Some((seen, connected))).then_some(connected)
+            };
+            if let Some(connected) = nearby {
+                inner.publish(Event::Nearby {
+                    transport: t.clone(),
+                    seen,
+                    connected,
+                });
+            }
         }
         let (ctx, t2) = (inner.ctx.clone(), t.clone());
         let Ok(points) = inner
@@ -662,13 +687,18 @@ async fn dial_round(inner: &Arc<Inner>) {
                 // One rendezvous attempt per pending contact and transport at a time, with
                 // backoff between attempts that met nobody; an attempt never blocks the
                 // peer's incoming handshake (Tor may take long to publish a service).
+                let sighted = if broadcasts {
+                    transport.sighted(&point.sought)
+                } else {
+                    None
+                };
                 let mut state = inner.state();
                 let key = (pending, t.clone());
                 if state.handshaking.contains(&pending)
                     || state
                         .rendezvous_backoff
                         .get(&key)
-                        .is_some_and(Backoff::waiting)
+                        .is_some_and(|b| b.waiting_unless(sighted))
                     || !state.rendezvousing.insert(key)
                 {
                     continue;

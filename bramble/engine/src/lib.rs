@@ -8,8 +8,9 @@
 //!   starts a sync session, a pending contact's handshake stream the handshake, and
 //!   anything else is dropped without a byte of reply;
 //! - dials every contact it is not connected to over every duplex transport, at the
-//!   addresses the contact published, with exponential backoff; meets pending contacts
-//!   at their rendezvous points;
+//!   addresses the contact published, with exponential backoff; on broadcast transports
+//!   (LAN, BLE) announces each contact's beacon and dials a contact as soon as one of its
+//!   beacons is sighted; meets pending contacts at their rendezvous points;
 //! - keeps one connection per contact and transport: of two redundant ones, both sides
 //!   keep the one Alice dialed (or the newer);
 //! - rotates stream keys at period boundaries and removes expired pending contacts;
@@ -151,6 +152,16 @@ pub enum Event {
         /// Its new state.
         state: PendingState,
     },
+    /// How many contacts a broadcast transport (LAN, BLE) sees nearby, and how many
+    /// are connected over it, when either changes.
+    Nearby {
+        /// The transport.
+        transport: TransportId,
+        /// Contacts whose beacon is in sight.
+        seen: usize,
+        /// Contacts with a connection over it.
+        connected: usize,
+    },
     /// A transport's status changed.
     TransportStatus {
         /// The transport.
@@ -263,6 +274,8 @@ pub fn create_account(dir: &Path, nickname: &str, password: &str) -> Result<(), 
 struct Backoff {
     next: tokio::time::Instant,
     delay: Duration,
+    /// When the failure happened.
+    failed: std::time::Instant,
 }
 
 impl Backoff {
@@ -272,12 +285,19 @@ impl Backoff {
         Backoff {
             next: tokio::time::Instant::now() + delay,
             delay,
+            failed: std::time::Instant::now(),
         }
     }
 
     /// Whether the next attempt must still wait.
     fn waiting(&self) -> bool {
         self.next > tokio::time::Instant::now()
+    }
+
+    /// Whether the next attempt must still wait, unless a broadcast transport newly saw
+    /// the peer after the failure (it came into range: try at once).
+    fn waiting_unless(&self, sighted: Option<std::time::Instant>) -> bool {
+        self.waiting() && sighted.is_none_or(|seen| seen <= self.failed)
     }
 }
 
@@ -307,6 +327,8 @@ struct State {
     /// pending contact goes.
     rendezvous_up: HashSet<(u64, TransportId)>,
     backoff: HashMap<(ContactId, TransportId), Backoff>,
+    /// The last [`Event::Nearby`] published per transport.
+    nearby: HashMap<TransportId, (usize, usize)>,
     next_conn: u64,
 }
 

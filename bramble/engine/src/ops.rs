@@ -17,10 +17,10 @@ use bramble_proto::stream::{
 };
 use bramble_proto::sync::{Mode, Session, SessionConfig, SyncEvent};
 use bramble_proto::time::{PeriodLength, Timestamp};
-use bramble_proto::transport::TransportId;
+use bramble_proto::transport::{Beacon, TransportId};
 use bramble_store::{ContactId, NewContact, PendingContact, PendingContactId, Store, StoreError};
 use chacha20::ChaCha20Rng;
-use thicket_transport::RendezvousPoint;
+use thicket_transport::{Peer, RendezvousPoint};
 use zeroize::Zeroizing;
 
 use crate::{EngineError, Event};
@@ -440,11 +440,57 @@ pub(crate) fn rendezvous_points(
             RendezvousPoint {
                 id: u64::try_from(p.id.0).unwrap_or_default(),
                 role: r.role(),
-                label: r.label(transport, period),
+                label: r.beacon(transport, period),
+                sought: [
+                    r.beacon(transport, period.prev().unwrap_or(period)),
+                    r.beacon(transport, period),
+                    r.beacon(transport, period.next().unwrap_or(period)),
+                ],
                 our_onion_seed: r.tor_seed(r.role()),
                 their_onion_seed: r.tor_seed(r.role().peer()),
             },
         ));
+    }
+    Ok(out)
+}
+
+/// A contact to dial over a transport, and the beacon we announce to it there.
+#[derive(Debug)]
+pub(crate) struct DialTarget {
+    pub(crate) contact: ContactId,
+    pub(crate) peer: Peer,
+    pub(crate) announce: Option<Beacon>,
+}
+
+/// The contacts to dial over `transport`: those with published properties there and,
+/// for a broadcast transport, every contact with keys for it, with the beacons of the
+/// periods around `now` (`spec/stream.md#beacons`).
+pub(crate) fn dial_targets(
+    store: &Store,
+    transport: &TransportId,
+    broadcasts: bool,
+    now: Timestamp,
+) -> Result<Vec<DialTarget>, EngineError> {
+    let mut out = Vec::new();
+    for c in store.contacts()? {
+        let properties = store.contact_properties(c.id, transport)?;
+        let mut peer = Peer::at(properties);
+        let mut announce = None;
+        if broadcasts
+            && let Some(state) = store.transport_keys(c.id, transport)?
+            && let Ok(keys) = TransportKeys::from_state(state).and_then(|k| k.rotate_to_time(now))
+        {
+            // Not saved: the maintenance task stores rotations.
+            announce = Some(keys.outgoing().beacon());
+            peer.beacons = keys.incoming().beacons().to_vec();
+        }
+        if !peer.properties.is_empty() || announce.is_some() {
+            out.push(DialTarget {
+                contact: c.id,
+                peer,
+                announce,
+            });
+        }
     }
     Ok(out)
 }

@@ -12,7 +12,9 @@ use bramble_proto::contact::LinkError;
 use bramble_proto::messaging::DeliveryState;
 use bramble_proto::transport::TransportId;
 use thicket_transport::memory::{MemoryNetwork, MemoryTransport};
-use thicket_transport::{BoxConnection, BoxFuture, Kind, RendezvousPoint, Status, Transport};
+use thicket_transport::{
+    BoxConnection, BoxFuture, Kind, Peer as Dialled, RendezvousPoint, Status, Transport,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -42,18 +44,15 @@ impl Transport for Redirect {
     fn local_properties(&self) -> BTreeMap<String, String> {
         self.inner.local_properties()
     }
-    fn dial<'a>(
-        &'a self,
-        properties: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, io::Result<BoxConnection>> {
+    fn dial<'a>(&'a self, target: &'a Dialled) -> BoxFuture<'a, io::Result<BoxConnection>> {
         Box::pin(async move {
             let to = self.to.lock().unwrap().clone();
             match to {
                 Some(address) => {
                     let props = BTreeMap::from([(String::from("address"), address)]);
-                    self.inner.dial(&props).await
+                    self.inner.dial(&Dialled::at(props)).await
                 }
-                None => self.inner.dial(properties).await,
+                None => self.inner.dial(target).await,
             }
         })
     }
@@ -321,7 +320,12 @@ async fn transports_are_built_from_a_kept_secret_and_offline_touches_no_network(
     engine.shutdown().await;
     let name = published["address"].clone();
     // Nobody listens at the address: the transport was built but never started.
-    assert!(net.transport("probe").dial(&published).await.is_err());
+    assert!(
+        net.transport("probe")
+            .dial(&Dialled::at(published.clone()))
+            .await
+            .is_err()
+    );
 
     let engine = Engine::open_with(&path, PASSWORD, setup(), Mode::Online)
         .await
@@ -329,7 +333,10 @@ async fn transports_are_built_from_a_kept_secret_and_offline_touches_no_network(
     assert_eq!(engine.transports().len(), 1);
     assert_eq!(engine.local_properties(id).await.unwrap()["address"], name);
     assert!(
-        net.transport("probe").dial(&published).await.is_ok(),
+        net.transport("probe")
+            .dial(&Dialled::at(published.clone()))
+            .await
+            .is_ok(),
         "online: listening"
     );
     engine.shutdown().await;

@@ -80,6 +80,26 @@ impl fmt::Display for TransportId {
     }
 }
 
+/// The length of a [`Beacon`].
+pub const BEACON_LEN: usize = 16;
+
+/// What a broadcast transport (LAN, BLE) announces so that one contact, or one pending
+/// contact, can find us in one period, and looks for to find them
+/// (`spec/stream.md#beacons`, `spec/contacts.md#rendezvous`). Pseudo-random to anyone
+/// without the shared keys; a new one every period.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Beacon(pub [u8; BEACON_LEN]);
+
+impl fmt::Debug for Beacon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Beacon(")?;
+        for b in &self.0[..4] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "..)")
+    }
+}
+
 /// A transport identifier that breaks the naming rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid transport identifier")]

@@ -19,7 +19,7 @@ use bramble_proto::stream::{STREAM_PREFIX_LEN, TAG_LEN};
 use bramble_proto::transport::TransportId;
 use tokio::sync::{mpsc, watch};
 
-use crate::{BoxConnection, BoxFuture, Kind, RendezvousPoint, Status, Transport};
+use crate::{BoxConnection, BoxFuture, Kind, Peer, RendezvousPoint, Status, Transport};
 
 /// The extension of stream files.
 pub const EXTENSION: &str = "thicket";
@@ -250,10 +250,7 @@ impl Transport for FileTransport {
         BTreeMap::new()
     }
 
-    fn dial<'a>(
-        &'a self,
-        _properties: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, io::Result<BoxConnection>> {
+    fn dial<'a>(&'a self, _target: &'a Peer) -> BoxFuture<'a, io::Result<BoxConnection>> {
         Box::pin(async { Err(one_way()) })
     }
 

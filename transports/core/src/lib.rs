@@ -18,10 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bramble_proto::contact::LABEL_LEN;
 use bramble_proto::crypto::SecretKey;
 use bramble_proto::stream::Role;
-use bramble_proto::transport::TransportId;
+use bramble_proto::transport::{Beacon, TransportId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
@@ -79,12 +78,36 @@ pub struct RendezvousPoint {
     /// Our role: on transports where one side listens and the other dials, Alice
     /// listens.
     pub role: Role,
-    /// The label of the current period, for broadcast transports.
-    pub label: [u8; LABEL_LEN],
+    /// The label of our current period, for broadcast transports: Alice announces it.
+    pub label: Beacon,
+    /// The labels of the periods before, at and after ours: Bob looks for them (the
+    /// two clocks may be in neighbouring periods).
+    pub sought: [Beacon; 3],
     /// Seed of the rendezvous onion service we host.
     pub our_onion_seed: SecretKey,
     /// Seed of the rendezvous onion service the peer hosts.
     pub their_onion_seed: SecretKey,
+}
+
+/// A contact to reach over a duplex transport.
+#[derive(Clone, Debug, Default)]
+pub struct Peer {
+    /// The addresses the contact published for this transport (empty if none).
+    pub properties: BTreeMap<String, String>,
+    /// For broadcast transports ([`Transport::broadcasts`]): the beacons the contact
+    /// announces in the periods before, at and after ours (`spec/stream.md#beacons`).
+    /// Empty for other transports.
+    pub beacons: Vec<Beacon>,
+}
+
+impl Peer {
+    /// A target known only by its published properties.
+    pub fn at(properties: BTreeMap<String, String>) -> Peer {
+        Peer {
+            properties,
+            beacons: Vec::new(),
+        }
+    }
 }
 
 /// How to build a transport once the account is unlocked: transports that need a secret
@@ -146,14 +169,28 @@ pub trait Transport: Send + Sync + 'static {
     /// Our addresses on this transport, published to contacts in contact info.
     fn local_properties(&self) -> BTreeMap<String, String>;
 
-    /// Connects to a contact at the addresses it published.
+    /// Connects to a contact: where a broadcast transport saw one of its beacons, else
+    /// at the addresses it published.
     ///
     /// # Errors
     /// Unreachable, refused, or not a duplex transport.
-    fn dial<'a>(
-        &'a self,
-        properties: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, io::Result<BoxConnection>>;
+    fn dial<'a>(&'a self, target: &'a Peer) -> BoxFuture<'a, io::Result<BoxConnection>>;
+
+    /// Whether this transport finds contacts by beacons (LAN, BLE). If so, the engine
+    /// calls [`Transport::announce`] with every contact's current beacon and dials a
+    /// contact when [`Transport::sighted`] reports one of its beacons.
+    fn broadcasts(&self) -> bool {
+        false
+    }
+
+    /// The beacons to announce, one per contact, replacing the previous set. Called
+    /// often with the same set; only a change should cost anything.
+    fn announce(&self, _beacons: Vec<Beacon>) {}
+
+    /// When one of `beacons` was last newly seen announced, if one is in sight.
+    fn sighted(&self, _beacons: &[Beacon]) -> Option<std::time::Instant> {
+        None
+    }
 
     /// Tries to meet a pending contact: makes sure our side of the rendezvous is up
     /// (connections to it arrive through [`Transport::start`]'s channel) and, where

@@ -9,12 +9,11 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bramble_proto::contact::LABEL_LEN;
 use bramble_proto::stream::Role;
-use bramble_proto::transport::TransportId;
+use bramble_proto::transport::{Beacon, TransportId};
 use tokio::sync::{mpsc, watch};
 
-use crate::{BoxConnection, BoxFuture, Kind, RendezvousPoint, Status, Transport};
+use crate::{BoxConnection, BoxFuture, Kind, Peer, RendezvousPoint, Status, Transport};
 
 /// Bytes buffered in each direction of a memory connection.
 const PIPE_BUFFER: usize = 64 * 1024;
@@ -22,10 +21,10 @@ const PIPE_BUFFER: usize = 64 * 1024;
 #[derive(Default)]
 struct Hub {
     listeners: HashMap<String, mpsc::Sender<BoxConnection>>,
-    rendezvous: HashMap<[u8; LABEL_LEN], String>,
+    rendezvous: HashMap<Beacon, String>,
     /// The label each rendezvous of each transport is registered under: a new period's
     /// label replaces the last one.
-    registered: HashMap<(String, u64), [u8; LABEL_LEN]>,
+    registered: HashMap<(String, u64), Beacon>,
 }
 
 /// The network memory transports share.
@@ -144,12 +143,10 @@ impl Transport for MemoryTransport {
         BTreeMap::from([(String::from("address"), self.name.clone())])
     }
 
-    fn dial<'a>(
-        &'a self,
-        properties: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, io::Result<BoxConnection>> {
+    fn dial<'a>(&'a self, target: &'a Peer) -> BoxFuture<'a, io::Result<BoxConnection>> {
         Box::pin(async move {
-            let address = properties
+            let address = target
+                .properties
                 .get("address")
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no memory address"))?;
             self.network.connect(address).await
@@ -223,7 +220,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(4);
         a.start(tx).await.unwrap();
         assert_eq!(*a.status().borrow(), Status::Up);
-        let mut conn = b.dial(&a.local_properties()).await.unwrap();
+        let mut conn = b.dial(&Peer::at(a.local_properties())).await.unwrap();
         conn.write_all(b"hello").await.unwrap();
         let mut incoming = rx.recv().await.unwrap();
         let mut buf = [0u8; 5];
@@ -233,7 +230,8 @@ mod tests {
         let point = |role| RendezvousPoint {
             id: 1,
             role,
-            label: [7; LABEL_LEN],
+            label: Beacon([7; 16]),
+            sought: [Beacon([7; 16]); 3],
             our_onion_seed: SecretKey::from_bytes([0; 32]),
             their_onion_seed: SecretKey::from_bytes([0; 32]),
         };
@@ -247,6 +245,6 @@ mod tests {
         a.end_rendezvous(1);
         assert!(b.rendezvous(&point(Role::Bob)).await.unwrap().is_none());
         a.stop();
-        assert!(b.dial(&a.local_properties()).await.is_err());
+        assert!(b.dial(&Peer::at(a.local_properties())).await.is_err());
     }
 }

@@ -29,7 +29,7 @@ use bramble_proto::transport::TransportId;
 use futures::{Stream, StreamExt as _};
 use safelog::DisplayRedacted as _;
 use thicket_transport::{
-    BoxConnection, BoxFuture, Kind, RendezvousPoint, Status, Transport, TransportSetup,
+    BoxConnection, BoxFuture, Kind, Peer, RendezvousPoint, Status, Transport, TransportSetup,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 use tor_cell::relaycell::msg::Connected;
@@ -494,12 +494,9 @@ impl Transport for TorTransport {
         BTreeMap::from([(String::from(PROPERTY), self.inner.onion.clone())])
     }
 
-    fn dial<'a>(
-        &'a self,
-        properties: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, io::Result<BoxConnection>> {
+    fn dial<'a>(&'a self, target: &'a Peer) -> BoxFuture<'a, io::Result<BoxConnection>> {
         Box::pin(async move {
-            let address = properties.get(PROPERTY).ok_or_else(|| {
+            let address = target.properties.get(PROPERTY).ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "the contact has no onion address",
@@ -697,16 +694,16 @@ mod tests {
         )
         .unwrap();
         let none = BTreeMap::new();
-        let e = t.dial(&none).await.err().unwrap();
+        let e = t.dial(&Peer::at(none)).await.err().unwrap();
         assert!(e.to_string().contains("no onion address"), "{e}");
         let bad = BTreeMap::from([(String::from("onion"), String::from("example.onion"))]);
-        let e = t.dial(&bad).await.err().unwrap();
+        let e = t.dial(&Peer::at(bad)).await.err().unwrap();
         assert!(e.to_string().contains("not valid"), "{e}");
         let good = BTreeMap::from([(
             String::from("onion"),
             onion_address(&SecretKey::from_bytes([2; 32])),
         )]);
-        let e = t.dial(&good).await.err().unwrap();
+        let e = t.dial(&Peer::at(good)).await.err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::NotConnected, "{e}");
     }
 }

@@ -7,7 +7,7 @@ use std::io;
 
 use bramble_proto::crypto::SecretKey;
 use thicket_tor::{PROPERTY, TorConfig, TorTransport, onion_address};
-use thicket_transport::Transport as _;
+use thicket_transport::{Peer, Transport as _};
 
 fn load() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/vectors/tor.json");
@@ -53,11 +53,11 @@ async fn invalid_addresses_are_not_dialed() {
     assert!(invalid.len() >= 6);
     for value in invalid {
         let props = BTreeMap::from([(String::from(PROPERTY), value.as_str().unwrap().to_owned())]);
-        let e = t.dial(&props).await.err().unwrap();
+        let e = t.dial(&Peer::at(props)).await.err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{value}: {e}");
     }
     // Our own address is refused too, in either case.
     let own = BTreeMap::from([(String::from(PROPERTY), t.onion_address().to_uppercase())]);
-    let e = t.dial(&own).await.err().unwrap();
+    let e = t.dial(&Peer::at(own)).await.err().unwrap();
     assert!(e.to_string().contains("ours"), "{e}");
 }

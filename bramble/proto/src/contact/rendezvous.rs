@@ -4,7 +4,7 @@
 use crate::crypto::{AgreementPublicKey, AgreementSecretKey, SecretKey, kdf, label, mac};
 use crate::stream::{Role, RootKey, StreamError, TransportKeys};
 use crate::time::{Period, PeriodLength};
-use crate::transport::TransportId;
+use crate::transport::{Beacon, TransportId};
 
 /// The period every handshake stream is written in. Handshake stream keys do not rotate
 /// (`spec/contacts.md#handshake-streams`): they come from static keys, so rotating them
@@ -107,6 +107,11 @@ impl Rendezvous {
         let mut out = [0u8; LABEL_LEN];
         out.copy_from_slice(&full.0[..LABEL_LEN]);
         out
+    }
+
+    /// [`Rendezvous::label`] as the beacon a broadcast transport announces or looks for.
+    pub fn beacon(&self, transport: &TransportId, period: Period) -> Beacon {
+        Beacon(self.label(transport, period))
     }
 
     /// The rendezvous key, for test vectors.

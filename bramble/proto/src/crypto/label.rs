@@ -16,6 +16,9 @@ pub const STREAM_NEXT_CHAIN: &str = "thicket/stream/next-chain";
 pub const STREAM_TAG_KEY: &str = "thicket/stream/tag-key";
 /// Header key of a period: `KDF(label, secret_p)`.
 pub const STREAM_HEADER_KEY: &str = "thicket/stream/header-key";
+/// Beacon of a period, announced by broadcast transports: first 16 bytes of
+/// `MAC(label, secret_p)`.
+pub const STREAM_BEACON: &str = "thicket/stream/beacon";
 /// Stream tag: first 16 bytes of `MAC(label, tag_key, u16be(version), u64be(stream))`.
 pub const STREAM_TAG: &str = "thicket/stream/tag";
 /// Frame key of one stream: `KDF(label, stream_secret)`.
@@ -62,6 +65,12 @@ pub const CONTACT_ROOT_KEY: &str = "thicket/contact/root-key";
 /// (`spec/contacts.md#safety-numbers`).
 pub const CONTACT_SAFETY_NUMBER: &str = "thicket/contact/safety-number";
 
+/// Key from which the LAN transport's listening ports are derived, published to
+/// contacts: `KDF(label, lan_transport_secret)` (`spec/lan.md#ports`).
+pub const LAN_PORT_KEY: &str = "thicket/lan/port-key";
+/// The LAN port of a period: `MAC(label, port_key, u64be(period))`, reduced.
+pub const LAN_PORT: &str = "thicket/lan/port";
+
 /// Key that seals the database key in the key file:
 /// `KDF(label, argon2id_output)` (`spec/store.md#key-file`).
 pub const STORE_KEY_ENCRYPTION_KEY: &str = "thicket/store/key-encryption-key";
@@ -75,6 +84,7 @@ pub const ALL: &[&str] = &[
     STREAM_NEXT_CHAIN,
     STREAM_TAG_KEY,
     STREAM_HEADER_KEY,
+    STREAM_BEACON,
     STREAM_TAG,
     STREAM_FRAME_KEY,
     STREAM_FRAME_HEADER_KEY,
@@ -91,6 +101,8 @@ pub const ALL: &[&str] = &[
     CONTACT_INFO_SIGNATURE,
     CONTACT_ROOT_KEY,
     CONTACT_SAFETY_NUMBER,
+    LAN_PORT_KEY,
+    LAN_PORT,
     STORE_KEY_ENCRYPTION_KEY,
     STORE_KEY_FILE_CHECKSUM,
 ];

@@ -9,7 +9,7 @@ use super::window::{ReorderingWindow, WINDOW_SIZE};
 use super::{MAX_STREAM_NUMBER, PROTOCOL_VERSION, StreamError, StreamTag, TAG_LEN};
 use crate::crypto::{SecretKey, kdf, label, mac};
 use crate::time::{Period, PeriodLength, Timestamp};
-use crate::transport::TransportId;
+use crate::transport::{BEACON_LEN, Beacon, TransportId};
 
 /// The most periods one rotation may move forward. No period of a valid [`Timestamp`]
 /// needs more (the shortest period is a day, and year 9999 is under 3 million days away);
@@ -64,17 +64,22 @@ struct PeriodKeys {
     secret: SecretKey,
     tag_key: SecretKey,
     header_key: SecretKey,
+    beacon: Beacon,
 }
 
 impl PeriodKeys {
     fn from_secret(period: Period, secret: SecretKey) -> Self {
         let tag_key = kdf(label::STREAM_TAG_KEY, &secret, &[]);
         let header_key = kdf(label::STREAM_HEADER_KEY, &secret, &[]);
+        let full = mac(label::STREAM_BEACON, &secret, &[]);
+        let mut beacon = [0u8; BEACON_LEN];
+        beacon.copy_from_slice(&full.0[..BEACON_LEN]);
         PeriodKeys {
             period,
             secret,
             tag_key,
             header_key,
+            beacon: Beacon(beacon),
         }
     }
 
@@ -149,6 +154,12 @@ impl OutgoingKeys {
     /// The period of these keys.
     pub fn period(&self) -> Period {
         self.keys.period
+    }
+
+    /// The beacon a broadcast transport announces for this contact in this period
+    /// (`spec/stream.md#beacons`).
+    pub fn beacon(&self) -> Beacon {
+        self.keys.beacon
     }
 
     /// The stream number [`OutgoingKeys::next_stream`] will hand out next. Persist it
@@ -278,6 +289,16 @@ impl IncomingKeys {
                 .filter(|&slot| p.window.is_expected(slot))
                 .map(|slot| p.tags[slot])
         })
+    }
+
+    /// The beacons of the three periods held, oldest first: what a broadcast transport
+    /// looks for to find this contact (`spec/stream.md#beacons`).
+    pub fn beacons(&self) -> [Beacon; 3] {
+        [
+            self.periods[0].keys.beacon,
+            self.periods[1].keys.beacon,
+            self.periods[2].keys.beacon,
+        ]
     }
 
     /// The three periods held, oldest first.
