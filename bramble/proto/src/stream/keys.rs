@@ -585,6 +585,42 @@ mod tests {
     }
 
     #[test]
+    fn beacons_change_every_period_and_only_the_contact_finds_them() {
+        let (a, b) = pair(100);
+        let len = PeriodLength::for_max_latency(Duration::from_secs(30)).unwrap();
+        // Bob looks for exactly Alice's beacons of the three periods around his.
+        let mut alice_beacons = Vec::new();
+        for p in 99..=101 {
+            let a = pair(100).0.rotate_to(Period(p.max(100))).unwrap();
+            alice_beacons.push(a.outgoing().beacon());
+        }
+        assert_eq!(b.incoming().beacons()[1], a.outgoing().beacon());
+        assert_eq!(b.incoming().beacons()[1..], alice_beacons[1..]);
+        // Every period's beacon is new; the two directions never share one.
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut a2, mut b2) = (a, b);
+        for p in 100..140 {
+            a2 = a2.rotate_to(Period(p)).unwrap();
+            b2 = b2.rotate_to(Period(p)).unwrap();
+            assert!(seen.insert(a2.outgoing().beacon()), "period {p}");
+            assert!(seen.insert(b2.outgoing().beacon()), "period {p}");
+        }
+        // Another pair's keys (another root key) find none of them.
+        let other = RootKey::new(SecretKey::from_bytes([43; 32]));
+        let mut c =
+            TransportKeys::derive(&other, Role::Bob, TransportId::TOR, len, Period(100)).unwrap();
+        for p in 100..140 {
+            c = c.rotate_to(Period(p)).unwrap();
+            assert!(c.incoming().beacons().iter().all(|x| !seen.contains(x)));
+        }
+        // A beacon is not a tag of the same period.
+        let (mut a3, _) = pair(100);
+        let beacon = a3.outgoing().beacon();
+        let tag = a3.outgoing_mut().next_stream().unwrap().tag;
+        assert_ne!(&tag.0[..], &beacon.0[..]);
+    }
+
+    #[test]
     fn alice_out_is_bob_in() {
         let (mut a, mut b) = pair(100);
         let s = a.outgoing_mut().next_stream().unwrap();
