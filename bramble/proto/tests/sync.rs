@@ -7,7 +7,9 @@ use bramble_proto::ids::{GroupId, MessageId};
 use bramble_proto::messaging;
 use bramble_proto::sync::memory::MemoryStore;
 use bramble_proto::sync::record::{self, Range, Record, RecordReader};
-use bramble_proto::sync::session::{MAX_OFFERED, MAX_PENDING, MAX_QUEUED_ACKS, expiry};
+use bramble_proto::sync::session::{
+    MAX_IN_FLIGHT, MAX_OFFERED, MAX_PENDING, MAX_QUEUED_ACKS, expiry,
+};
 use bramble_proto::sync::{
     ClientId, Group, Invalid, Message, Mode, PeerError, Session, SessionConfig, SyncError,
     SyncEvent, Validated, Validator, Validators, Visibility,
@@ -184,6 +186,35 @@ fn fresh_messages_are_sent_at_once_and_acknowledged_by_number() {
     // Acknowledged: nothing is ever sent again.
     assert!(a.out(&mut sa, t(10_000_000)).is_empty());
     assert_eq!(sa.poll_timeout(), None);
+}
+
+#[test]
+fn a_writer_waits_for_received_once_its_window_is_full() {
+    let (mut a, mut b) = pair();
+    let n = MAX_IN_FLIGHT + 500;
+    let ids: Vec<_> = (0..n)
+        .map(|i| a.say(t(i as u64), &format!("m{i}")))
+        .collect();
+    let (mut sa, mut sb) = (duplex(false), duplex(false));
+    // Alice writes until the window is full, then waits.
+    let first = a.out(&mut sa, t(n as u64));
+    let written = records(&first)
+        .iter()
+        .filter(|r| matches!(r, Record::Message(_)))
+        .count();
+    assert_eq!(written, MAX_IN_FLIGHT);
+    assert!(
+        a.out(&mut sa, t(n as u64)).is_empty(),
+        "nothing more until RECEIVED"
+    );
+    // Bob's RECEIVED makes room: the rest follow, in the same connection, and every
+    // message is acknowledged; none waits for a retransmission.
+    b.input(&mut sb, t(n as u64), &first);
+    let reply = b.out(&mut sb, t(n as u64));
+    a.input(&mut sa, t(n as u64), &reply);
+    converse(&mut a, &mut sa, &mut b, &mut sb, t(n as u64 + 1));
+    assert_eq!(b.shown().len(), n);
+    assert!(ids.iter().all(|id| a.seen(id)), "all acknowledged");
 }
 
 #[test]
@@ -563,7 +594,19 @@ fn acknowledgements_a_contact_does_not_read_go_to_the_store_not_memory() {
         a.say(t(i as u64), "m");
     }
     let mut sa = duplex(true);
-    let bytes = a.out(&mut sa, t(1 << 20));
+    // A writer stops at its in-flight window (as many as the acknowledgements Bob holds
+    // in memory); one that ignores it writes five more.
+    let mut bytes = a.out(&mut sa, t(1 << 20));
+    let extra: Vec<Vec<u8>> = a
+        .store
+        .messages()
+        .filter(|(id, _)| a.store.status(id, B).is_none_or(|s| s.tx_count == 0))
+        .filter_map(|(_, m)| m.raw.clone())
+        .collect();
+    assert_eq!(extra.len(), 5, "five unsent");
+    for raw in &extra {
+        record::write_message(&mut bytes, raw).unwrap();
+    }
     let mut sb = duplex(false);
     b.input(&mut sb, t(1 << 20), &bytes);
     let owed: usize = b

@@ -6,7 +6,7 @@
 //! - **Announcing**: one mDNS service instance per beacon the engine hands over
 //!   ([`Transport::announce`]: one per contact, from the contact's stream keys) and per
 //!   rendezvous where we are Alice, padded with random names to a multiple of eight. An
-//!   instance name is the beacon in base32; the host name is random per period; there is
+//!   instance name is the beacon in base32; each has a random host name of its own; there is
 //!   no TXT content and no IPv6 address (an EUI-64 address would name the MAC).
 //! - **Finding**: browsing records every instance name that parses as a beacon, with its
 //!   IPv4 addresses and port; the engine asks whether a contact's beacons are in sight
@@ -56,11 +56,12 @@ const TICK: Duration = Duration::from_secs(5);
 /// Which interfaces the transport uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Interfaces {
-    /// Every interface with an IPv4 address (loopback included: other accounts on this
-    /// machine).
+    /// Every interface with an IPv4 address but loopback. (mDNS on loopback as well
+    /// as a network interface makes the mDNS library see its own looped-back answers
+    /// as a conflict and rename our host.)
     #[default]
     All,
-    /// Only these, by name.
+    /// Only these, by name (`lo` for tests on one machine).
     Only(Vec<String>),
 }
 
@@ -121,8 +122,10 @@ struct Sighting {
 #[derive(Default)]
 struct Announced {
     period: Option<Period>,
-    host: String,
     port: u16,
+    /// The addresses the instances point at (given explicitly: the mDNS library's own
+    /// choice mixes loopback in, which it then takes for a conflict).
+    addresses: Vec<Ipv4Addr>,
     /// Registered instances by beacon, with their full names.
     registered: BTreeMap<Beacon, String>,
     pads: Vec<Beacon>,
@@ -203,8 +206,18 @@ fn mdns_error(e: mdns_sd::Error) -> io::Error {
     io::Error::other(format!("mDNS: {e}"))
 }
 
-/// Our IPv4 addresses on the interfaces in use, loopback left out.
+/// Our IPv4 addresses on the interfaces in use, loopback left out (what we publish).
 fn local_addresses(interfaces: &Interfaces) -> Vec<Ipv4Addr> {
+    addresses(interfaces, false)
+}
+
+/// The IPv4 addresses mDNS announces: those of [`local_addresses`], and with
+/// [`Interfaces::Only`] loopback too (tests on one machine).
+fn announced_addresses(interfaces: &Interfaces) -> Vec<Ipv4Addr> {
+    addresses(interfaces, matches!(interfaces, Interfaces::Only(_)))
+}
+
+fn addresses(interfaces: &Interfaces, loopback: bool) -> Vec<Ipv4Addr> {
     let Ok(all) = if_addrs::get_if_addrs() else {
         return Vec::new();
     };
@@ -215,7 +228,7 @@ fn local_addresses(interfaces: &Interfaces) -> Vec<Ipv4Addr> {
             Interfaces::Only(names) => names.contains(&i.name),
         })
         .filter_map(|i| match i.ip() {
-            IpAddr::V4(a) if !a.is_loopback() && !a.is_link_local() => Some(a),
+            IpAddr::V4(a) if (loopback || !a.is_loopback()) && !a.is_link_local() => Some(a),
             _ => None,
         })
         .collect();
@@ -392,7 +405,7 @@ fn apply(state: &mut State) {
     let Some(daemon) = state.daemon.as_ref() else {
         return;
     };
-    if state.announced.port == 0 {
+    if state.announced.port == 0 || state.announced.addresses.is_empty() {
         return;
     }
     let (gone, new) = names::diff(&state.announced.registered, &all);
@@ -404,16 +417,26 @@ fn apply(state: &mut State) {
     for b in new {
         let instance = names::instance_name(&b);
         let empty: &[(&str, &str)] = &[];
+        let addresses: Vec<IpAddr> = state
+            .announced
+            .addresses
+            .iter()
+            .map(|a| IpAddr::V4(*a))
+            .collect();
+        // A host name of its own: withdrawing one instance withdraws its host's address
+        // records too, which must not take the other instances' with them.
+        let Ok(host) = random().map(names::host_name) else {
+            continue;
+        };
         match ServiceInfo::new(
             SERVICE_TYPE,
             &instance,
-            &state.announced.host,
-            "",
+            &host,
+            &addresses[..],
             state.announced.port,
             empty,
         ) {
             Ok(info) => {
-                let info = info.enable_addr_auto();
                 let full = info.get_fullname().to_owned();
                 match daemon.register(info) {
                     Ok(()) => {
@@ -427,11 +450,10 @@ fn apply(state: &mut State) {
     }
 }
 
-/// Moves to `period`: a new port, host name and pads; every name registered again.
+/// Moves to `period`: a new port and pads; every name registered again.
 async fn enter_period(inner: &Arc<Inner>, period: Period) -> io::Result<()> {
     let listener = bind(&inner.port_key, period).await?;
     let port = listener.local_addr()?.port();
-    let host = names::host_name(random()?);
     let mut state = inner.state();
     let Some(incoming) = state.incoming.clone() else {
         return Ok(());
@@ -447,13 +469,29 @@ async fn enter_period(inner: &Arc<Inner>, period: Period) -> io::Result<()> {
     }
     state.announced = Announced {
         period: Some(period),
-        host,
         port,
+        addresses: announced_addresses(&inner.config.interfaces),
         registered: BTreeMap::new(),
         pads: Vec::new(),
     };
     apply(&mut state);
     Ok(())
+}
+
+/// Points every name at our current addresses, when they changed (a new network, a
+/// new DHCP lease): all are withdrawn and registered again.
+fn follow_addresses(state: &mut State, addresses: Vec<Ipv4Addr>) {
+    if state.announced.addresses == addresses {
+        return;
+    }
+    if let Some(daemon) = state.daemon.as_ref() {
+        for full in state.announced.registered.values() {
+            let _ = daemon.unregister(full);
+        }
+    }
+    state.announced.registered.clear();
+    state.announced.addresses = addresses;
+    apply(state);
 }
 
 /// Every [`TICK`]: a new period moves the port and names; the status follows the
@@ -472,6 +510,8 @@ async fn tick(inner: Weak<Inner>) {
                 .status
                 .send_replace(Status::Down(format!("cannot listen: {e}")));
         }
+        let announced = announced_addresses(&strong.config.interfaces);
+        follow_addresses(&mut strong.state(), announced);
         let addresses = local_addresses(&strong.config.interfaces);
         let status = if addresses.is_empty() {
             Status::Limited(String::from("not connected to a local network"))

@@ -73,11 +73,20 @@ pub fn parse_instance(name: &str) -> Option<Beacon> {
     (at == BEACON_LEN && acc & ((1 << bits) - 1) == 0).then_some(Beacon(out))
 }
 
-/// The beacon a full instance name (`<instance>._thicket._tcp.local.`) announces.
+/// The beacon a full instance name (`<instance>._thicket._tcp.local.`) announces. mDNS
+/// conflict resolution may have appended ` (N)` to the instance; the beacon is the same.
 pub fn parse_fullname(fullname: &str) -> Option<Beacon> {
     let instance = fullname
         .strip_suffix(crate::SERVICE_TYPE)?
         .strip_suffix('.')?;
+    let instance = match instance.strip_suffix(')').and_then(|i| i.rsplit_once(" (")) {
+        Some((base, n))
+            if !n.is_empty() && n.len() <= 4 && n.bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            base
+        }
+        _ => instance,
+    };
     parse_instance(instance)
 }
 
@@ -282,6 +291,15 @@ mod tests {
             None
         );
         assert_eq!(parse_fullname("._thicket._tcp.local."), None);
+        assert_eq!(
+            parse_fullname("77777777777777777777777774 (2)._thicket._tcp.local."),
+            Some(Beacon([0xff; BEACON_LEN])),
+            "renamed by conflict resolution"
+        );
+        for bad in [" ()", " (x)", " (12345)", "(2)", " (2"] {
+            let name = format!("77777777777777777777777774{bad}._thicket._tcp.local.");
+            assert_eq!(parse_fullname(&name), None, "{name}");
+        }
     }
 
     #[test]

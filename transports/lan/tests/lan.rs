@@ -13,8 +13,8 @@ use bramble_proto::stream::Role;
 use bramble_proto::transport::Beacon;
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use thicket_lan::{
-    LanConfig, LanTransport, MAX_PER_PEER, PROPERTY_ADDRESSES, PROPERTY_PORT_KEY, SERVICE_TYPE,
-    names,
+    Interfaces, LanConfig, LanTransport, MAX_PER_PEER, PROPERTY_ADDRESSES, PROPERTY_PORT_KEY,
+    SERVICE_TYPE, names,
 };
 use thicket_tests::netns::{check_isolated, in_private_netns};
 use thicket_transport::{BoxConnection, Peer, RendezvousPoint, Status, Transport};
@@ -22,7 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 async fn started(seed: u8) -> (LanTransport, mpsc::Receiver<BoxConnection>) {
-    let t = LanTransport::new(LanConfig::new(), &SecretKey::from_bytes([seed; 32])).unwrap();
+    let config = LanConfig::new().with_interfaces(Interfaces::Only(vec!["lo".into()]));
+    let t = LanTransport::new(config, &SecretKey::from_bytes([seed; 32])).unwrap();
     let (tx, rx) = mpsc::channel(64);
     t.start(tx).await.unwrap();
     (t, rx)

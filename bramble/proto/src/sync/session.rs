@@ -50,7 +50,8 @@ pub const MAX_PENDING: usize = 1000;
 /// The most invalid messages from one contact the store keeps tombstones of; further
 /// invalid messages are dropped without one (and requested again if offered again).
 pub const MAX_TOMBSTONES: usize = 10_000;
-/// The most messages sent in one connection whose acknowledgement a session waits for.
+/// The most messages sent in one connection whose acknowledgement a session waits for:
+/// a session writes no further message until the peer's RECEIVED makes room.
 pub const MAX_IN_FLIGHT: usize = 4096;
 /// The most acknowledgements by identifier a session holds in memory before it lets
 /// the store remember them.
@@ -893,26 +894,32 @@ impl Session {
         let mut written = BTreeSet::new();
         match self.mode {
             Mode::Duplex => {
-                if !full(out) {
-                    for m in store.requested_messages(MESSAGES_PER_POLL)? {
-                        if full(out) {
+                // No more messages than the in-flight window holds: the rest wait for
+                // the peer's RECEIVED, so that none is forgotten unacknowledged.
+                let room = |s: &Self| MAX_IN_FLIGHT.saturating_sub(s.in_flight.slots.len());
+                if !full(out) && room(self) > 0 {
+                    for m in store.requested_messages(MESSAGES_PER_POLL.min(room(self)))? {
+                        if full(out) || room(self) == 0 {
                             break;
                         }
                         self.send(now, m, out, &mut written, &mut changes, &mut sent);
                     }
                 }
                 // A full page of fresh messages means there may be more: those come
-                // before offers, on the next call.
+                // before offers, on the next call (or once RECEIVED makes room).
                 let mut more_fresh = false;
-                if !full(out) {
-                    let fresh = store.fresh_messages(MESSAGES_PER_POLL)?;
-                    more_fresh = fresh.len() == MESSAGES_PER_POLL;
+                if !full(out) && room(self) > 0 {
+                    let limit = MESSAGES_PER_POLL.min(room(self));
+                    let fresh = store.fresh_messages(limit)?;
+                    more_fresh = fresh.len() == limit;
                     for m in fresh {
-                        if full(out) {
+                        if full(out) || room(self) == 0 {
                             break;
                         }
                         self.send(now, m, out, &mut written, &mut changes, &mut sent);
                     }
+                } else if room(self) == 0 {
+                    more_fresh = true;
                 }
                 if !full(out) && !more_fresh {
                     let due: Vec<_> = store
