@@ -503,23 +503,23 @@ async fn tick(inner: Weak<Inner>) {
         };
         let period = strong.period_length.period_of(unix_now());
         let current = strong.state().announced.period;
-        if current != Some(period)
-            && let Err(e) = enter_period(&strong, period).await
-        {
-            strong
-                .status
-                .send_replace(Status::Down(format!("cannot listen: {e}")));
-        }
+        // A failed move is tried again at the next tick (the period stays unentered).
+        let listening = if current == Some(period) {
+            Ok(())
+        } else {
+            enter_period(&strong, period).await
+        };
         let announced = announced_addresses(&strong.config.interfaces);
         follow_addresses(&mut strong.state(), announced);
-        let addresses = local_addresses(&strong.config.interfaces);
-        let status = if addresses.is_empty() {
-            Status::Limited(String::from("not connected to a local network"))
-        } else {
-            Status::Up
+        let status = match listening {
+            Err(e) => Status::Down(format!("cannot listen: {e}")),
+            Ok(()) if local_addresses(&strong.config.interfaces).is_empty() => {
+                Status::Limited(String::from("not connected to a local network"))
+            }
+            Ok(()) => Status::Up,
         };
         strong.status.send_if_modified(|s| {
-            let changed = *s != status && !matches!(s, Status::Down(_));
+            let changed = *s != status;
             if changed {
                 *s = status;
             }
