@@ -282,11 +282,6 @@ impl LanTransport {
             .map(names::instance_name)
             .collect()
     }
-
-    /// Every beacon in sight, for diagnostics.
-    pub fn in_sight(&self) -> usize {
-        self.inner.state().sightings.len()
-    }
 }
 
 /// Binds our port of `period`, or any port if it is taken.
@@ -414,15 +409,15 @@ fn apply(state: &mut State) {
             let _ = daemon.unregister(&full);
         }
     }
+    let addresses: Vec<IpAddr> = state
+        .announced
+        .addresses
+        .iter()
+        .map(|a| IpAddr::V4(*a))
+        .collect();
+    let empty: &[(&str, &str)] = &[];
     for b in new {
         let instance = names::instance_name(&b);
-        let empty: &[(&str, &str)] = &[];
-        let addresses: Vec<IpAddr> = state
-            .announced
-            .addresses
-            .iter()
-            .map(|a| IpAddr::V4(*a))
-            .collect();
         // A host name of its own: withdrawing one instance withdraws its host's address
         // records too, which must not take the other instances' with them.
         let Ok(host) = random().map(names::host_name) else {
