@@ -455,6 +455,23 @@ async fn run_session(
                     reader.handle_bytes(&buf[..n], &mut input).map_err(EngineError::Stream)?;
                     // The peer's final frame: its stream is over.
                     ended = reader.is_ended();
+                    // What else has arrived joins the same step: one transaction for
+                    // many records, not one per read.
+                    while !ended && input.len() < STEP_BYTES {
+                        match read_ready(conn, &mut buf).await? {
+                            None => break,
+                            Some(0) => {
+                                reader.finish().map_err(EngineError::Stream)?;
+                                ended = true;
+                            }
+                            Some(n) => {
+                                reader
+                                    .handle_bytes(&buf[..n], &mut input)
+                                    .map_err(EngineError::Stream)?;
+                                ended = reader.is_ended();
+                            }
+                        }
+                    }
                 }
             }
             () = sleep => timed_out = true,
@@ -467,6 +484,15 @@ async fn run_session(
             _ = close.changed() => return Ok(()),
             _ = shutdown.changed() => return Ok(()),
         }
+    }
+}
+
+/// Reads what `conn` has ready without waiting: `Ok(None)` if nothing is.
+async fn read_ready(conn: &mut BoxConnection, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    tokio::select! {
+        biased;
+        n = conn.read(buf) => n.map(Some),
+        () = std::future::ready(()) => Ok(None),
     }
 }
 
