@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 mod password;
 mod time;
+mod ui;
 
 /// Thicket: a messenger that keeps working when the internet does not.
 #[derive(Debug, Parser)]
@@ -29,8 +30,9 @@ mod time;
 struct Cli {
     #[command(flatten)]
     global: Global,
+    /// Without a command: the terminal interface (`thicket ui`).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Args)]
@@ -51,8 +53,33 @@ struct Global {
     password_fd: Option<u32>,
 }
 
+/// Which transports go online.
+#[derive(Debug, Default, Args)]
+struct OnlineArgs {
+    /// An arti configuration file (TOML) to use bridges or another Tor network.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_tor")]
+    tor_config: Option<PathBuf>,
+    /// Also reach contacts on the local network (Wi-Fi, Ethernet) with no internet.
+    /// Announces on that network that a Thicket device is present, under names
+    /// only contacts can recognise.
+    #[arg(long)]
+    lan: bool,
+    /// Do not use Tor (with `--lan`: the local network only).
+    #[arg(long, requires = "lan")]
+    no_tor: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The terminal interface (the default): contacts, conversations, transports.
+    /// Online over Tor, and the local network with `--lan`.
+    Ui {
+        #[command(flatten)]
+        online: OnlineArgs,
+        /// Ring the terminal bell when a message arrives.
+        #[arg(long)]
+        bell: bool,
+    },
     /// Create an account.
     Init {
         /// The name your contacts will see (they can rename you for themselves).
@@ -126,17 +153,8 @@ enum Command {
     /// contacts dialed, pending contacts met, keys rotated. Prints events until
     /// interrupted, and takes commands on standard input (`help` lists them).
     Run {
-        /// An arti configuration file (TOML) to use bridges or another Tor network.
-        #[arg(long, value_name = "FILE", conflicts_with = "no_tor")]
-        tor_config: Option<PathBuf>,
-        /// Also reach contacts on the local network (Wi-Fi, Ethernet) with no internet.
-        /// Announces on that network that a Thicket device is present, under names
-        /// only contacts can recognise.
-        #[arg(long)]
-        lan: bool,
-        /// Do not use Tor (with `--lan`: the local network only).
-        #[arg(long, requires = "lan")]
-        no_tor: bool,
+        #[command(flatten)]
+        online: OnlineArgs,
     },
 }
 
@@ -266,7 +284,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None => default_data_dir()?,
     };
     let global = &cli.global;
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Ui {
+        online: OnlineArgs::default(),
+        bell: false,
+    });
+    match command {
         Command::Init { name } => {
             bramble_proto::contact::check_name(&name).map_err(|e| e.to_string())?;
             let password: Zeroizing<String> = password::read(global, true)?;
@@ -284,18 +306,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         command => {
             let online = match &command {
-                Command::Run {
-                    tor_config,
-                    lan,
-                    no_tor,
-                } => {
+                Command::Run { online } | Command::Ui { online, .. } => {
                     let mut tor = TorConfig::new(&tor_dir(&dir));
-                    if let Some(path) = tor_config {
+                    if let Some(path) = &online.tor_config {
                         tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
                     }
                     Some(Online {
-                        tor: (!no_tor).then_some(tor),
-                        lan: *lan,
+                        tor: (!online.no_tor).then_some(tor),
+                        lan: online.lan,
                     })
                 }
                 _ => None,
@@ -453,6 +471,7 @@ async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
             println!("Removed {name}.");
         }
         Command::Run { .. } => run_online(engine).await,
+        Command::Ui { bell, .. } => ui::run::run(engine, bell).await?,
     }
     Ok(())
 }

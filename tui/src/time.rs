@@ -20,6 +20,23 @@ fn civil(days: i64) -> (i64, u32, u32) {
     )
 }
 
+/// The day since 1970 (UTC) a timestamp falls on.
+pub(crate) fn day(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis() / 86_400_000).unwrap_or(i64::MAX)
+}
+
+/// `YYYY-MM-DD` of a day since 1970.
+pub(crate) fn date(day: i64) -> String {
+    let (y, m, d) = civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `HH:MM` (UTC).
+pub(crate) fn clock(t: Timestamp) -> String {
+    let secs = t.as_millis() / 1000 % 86_400;
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
 /// `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn format(t: Timestamp) -> String {
     let secs = i64::try_from(t.as_millis() / 1000).unwrap_or(i64::MAX);
@@ -42,5 +59,8 @@ mod tests {
         assert_eq!(t(0), "1970-01-01 00:00 UTC");
         assert_eq!(t(951_782_400_000), "2000-02-29 00:00 UTC");
         assert_eq!(t(1_764_625_800_000), "2025-12-01 21:50 UTC");
+        let ts = Timestamp::from_millis(1_764_625_800_000).unwrap();
+        assert_eq!(date(day(ts)), "2025-12-01");
+        assert_eq!(clock(ts), "21:50");
     }
 }

@@ -171,6 +171,17 @@ pub enum Event {
     },
 }
 
+/// A contact as a contact list shows it: [`Engine::overview`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactOverview {
+    /// The contact.
+    pub contact: Contact,
+    /// Received messages not read yet.
+    pub unread: u64,
+    /// When the latest message either way was written.
+    pub last: Option<Timestamp>,
+}
+
 /// Where a pending contact stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingState {
@@ -681,6 +692,48 @@ impl Engine {
             .await
     }
 
+    /// Up to `limit` messages of the conversation with a contact written before
+    /// `before` (a message's timestamp and identifier), oldest first: the page above
+    /// the oldest one shown.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn conversation_before(
+        &self,
+        contact: ContactId,
+        before: (Timestamp, MessageId),
+        limit: usize,
+    ) -> Result<Vec<ConversationMessage>, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| Ok(store.conversation(contact, Some(before), limit)?))
+            .await
+    }
+
+    /// Every contact with its unread count and the time of its latest message, in one
+    /// call: what a contact list shows.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn overview(&self) -> Result<Vec<ContactOverview>, EngineError> {
+        self.inner
+            .db
+            .call(move |store, _| {
+                let mut out = Vec::new();
+                for contact in store.contacts()? {
+                    let unread = store.unread_count(contact.id)?;
+                    let last = store.last_activity(contact.id)?;
+                    out.push(ContactOverview {
+                        contact,
+                        unread,
+                        last,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     /// Removes a contact (with its keys and the conversation) or a pending contact (with
     /// its handshake secrets), and any pending contact of the same link.
     ///
@@ -933,6 +986,27 @@ impl Engine {
             .iter()
             .map(|t| (t.id(), t.kind()))
             .collect()
+    }
+
+    /// Each running transport's status now (later changes come as
+    /// [`Event::TransportStatus`]).
+    pub fn transport_status(&self) -> Vec<(TransportId, Status)> {
+        self.inner
+            .transports
+            .iter()
+            .map(|t| (t.id(), t.status().borrow().clone()))
+            .collect()
+    }
+
+    /// The contacts connected now, and over which transports (later changes come as
+    /// [`Event::ContactConnected`] and [`Event::ContactDisconnected`]).
+    pub fn connected(&self) -> Vec<(ContactId, TransportId)> {
+        let state = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.connections.keys().cloned().collect()
     }
 
     /// Closes every connection, stops the engine's tasks, and closes the store once the

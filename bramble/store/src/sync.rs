@@ -225,6 +225,22 @@ impl Store {
         Ok(out)
     }
 
+    /// When the latest message of the conversation with a contact was written, either
+    /// way; `None` for an empty conversation.
+    ///
+    /// # Errors
+    /// As [`Store::conversation_group`].
+    pub fn last_activity(&self, contact: ContactId) -> Result<Option<Timestamp>> {
+        let group = self.conversation_group(contact)?.id();
+        let ms: Option<i64> = self.conn.query_row(
+            "SELECT max(timestamp) FROM messages
+             WHERE group_id = ?1 AND state = 3 AND raw IS NOT NULL",
+            [&group.0[..]],
+            |row| row.get(0),
+        )?;
+        ms.map(timestamp).transpose()
+    }
+
     /// How many received messages of the conversation with a contact are unread.
     ///
     /// # Errors

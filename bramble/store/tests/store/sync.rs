@@ -130,6 +130,7 @@ fn both_sides_share_one_conversation_group() {
 #[test]
 fn messages_go_queued_sent_delivered_and_arrive_unread_in_order() {
     let (mut a, mut g) = pair();
+    assert_eq!(a.store.last_activity(a.contact).unwrap(), None);
     let ids: Vec<_> = ["one", "two", "three"]
         .iter()
         .map(|t| a.store.send_private_message(a.contact, t, now()).unwrap())
@@ -154,6 +155,9 @@ fn messages_go_queued_sent_delivered_and_arrive_unread_in_order() {
         ]
     );
     assert_eq!(g.store.unread_count(g.contact).unwrap(), 3);
+    let latest = shown.last().map(|m| m.timestamp);
+    assert_eq!(a.store.last_activity(a.contact).unwrap(), latest);
+    assert_eq!(g.store.last_activity(g.contact).unwrap(), latest);
     let reply = g.out(&mut sg, at(2));
     a.input(&mut sa, at(3), &reply);
     assert!((0..3).all(|i| state(&a, i) == Some(DeliveryState::Delivered)));

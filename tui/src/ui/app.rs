@@ -1,0 +1,563 @@
+//! The interface as data: what is on screen, and what keys and engine answers do to it.
+//!
+//! Nothing here waits: a key that needs the engine returns a [`Request`], and the answer
+//! comes back later as an [`Update`]. A message being sent leaves the compose line at
+//! once and comes back to it if the engine refuses it, so no typed text is lost.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use bramble_engine::Event;
+use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN, TextError, check_text};
+use bramble_proto::time::Timestamp;
+use bramble_proto::transport::TransportId;
+use bramble_store::{ContactId, ConversationMessage};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use thicket_transport::Status;
+
+/// How many messages one page of a conversation holds.
+pub(crate) const PAGE: usize = 200;
+/// How long a notice stays in the status bar, in milliseconds.
+pub(crate) const NOTICE_MS: u64 = 6_000;
+/// From how many bytes on the compose line shows its length.
+pub(crate) const COUNTER_FROM: usize = MAX_TEXT_LEN * 9 / 10;
+
+/// A contact as the list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ContactRow {
+    /// The contact.
+    pub(crate) id: ContactId,
+    /// The name shown.
+    pub(crate) name: String,
+    /// Whether its safety number was compared.
+    pub(crate) verified: bool,
+    /// Received messages not read yet.
+    pub(crate) unread: u64,
+    /// The time of the latest message either way.
+    pub(crate) last: Option<Timestamp>,
+}
+
+/// What the caller should ask the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// The contact list (with unread counts and last activity) again.
+    Contacts,
+    /// The latest page of a conversation, and mark it read.
+    Open(ContactId),
+    /// The page before the oldest message shown.
+    Older(ContactId, Timestamp, bramble_proto::ids::MessageId),
+    /// Send a text.
+    Send(ContactId, String),
+    /// Stop.
+    Quit,
+}
+
+/// What the engine answered, or told.
+#[derive(Clone, Debug)]
+pub(crate) enum Update {
+    /// The contact list.
+    Contacts(Vec<ContactRow>),
+    /// The latest page of a conversation.
+    Latest(ContactId, Vec<ConversationMessage>),
+    /// An older page; an empty or short one means the start was reached.
+    Older(ContactId, Vec<ConversationMessage>),
+    /// A send was refused: the text goes back on the compose line.
+    SendFailed(String, String),
+    /// Something failed; shown briefly.
+    Error(String),
+    /// An engine event.
+    Event(Event),
+    /// The clock moved on.
+    Tick(Timestamp),
+}
+
+/// Where keys go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Focus {
+    /// The contact list: arrows and vi keys move, Enter opens.
+    Contacts,
+    /// The compose line: keys type.
+    Compose,
+}
+
+/// The open conversation: a window of loaded messages, oldest first.
+#[derive(Clone, Debug)]
+pub(crate) struct Conversation {
+    /// With whom.
+    pub(crate) contact: ContactId,
+    /// The loaded messages, oldest first.
+    pub(crate) messages: Vec<ConversationMessage>,
+    /// No older message exists than the first loaded.
+    pub(crate) complete: bool,
+    /// An older page was asked for and has not come.
+    pub(crate) loading: bool,
+    /// How many rows the view is scrolled up from the newest.
+    pub(crate) scroll: usize,
+}
+
+/// The compose line: text, a cursor (a byte offset on a character boundary), and the
+/// last error about it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Compose {
+    /// What was typed.
+    pub(crate) text: String,
+    /// Where the cursor is, in bytes.
+    pub(crate) cursor: usize,
+    /// Why the text cannot be sent, once Enter was pressed.
+    pub(crate) error: Option<String>,
+}
+
+impl Compose {
+    fn insert(&mut self, s: &str) {
+        self.text.insert_str(self.cursor, s);
+        self.cursor += s.len();
+    }
+
+    fn left(&self) -> usize {
+        self.text[..self.cursor]
+            .char_indices()
+            .next_back()
+            .map_or(0, |(i, _)| i)
+    }
+
+    fn right(&self) -> usize {
+        self.text[self.cursor..]
+            .chars()
+            .next()
+            .map_or(self.cursor, |c| self.cursor + c.len_utf8())
+    }
+
+    fn line_start(&self) -> usize {
+        self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn line_end(&self) -> usize {
+        self.text[self.cursor..]
+            .find('\n')
+            .map_or(self.text.len(), |i| self.cursor + i)
+    }
+}
+
+/// Everything the interface shows.
+#[derive(Debug)]
+pub(crate) struct App {
+    /// Contacts, in list order (latest activity first).
+    pub(crate) contacts: Vec<ContactRow>,
+    /// The highlighted contact.
+    pub(crate) selected: usize,
+    /// The open conversation.
+    pub(crate) conversation: Option<Conversation>,
+    /// The compose line.
+    pub(crate) compose: Compose,
+    /// Where keys go.
+    pub(crate) focus: Focus,
+    /// The help overlay is shown.
+    pub(crate) help: bool,
+    /// Our transports and their status.
+    pub(crate) transports: BTreeMap<TransportId, Status>,
+    /// Broadcast transports: contacts in sight and connected.
+    pub(crate) nearby: BTreeMap<TransportId, (usize, usize)>,
+    /// Which transports each contact is connected over.
+    pub(crate) connected: HashMap<ContactId, BTreeSet<TransportId>>,
+    /// A notice and when it goes.
+    pub(crate) notice: Option<(String, u64)>,
+    /// Colours are allowed (`NO_COLOR` is not set).
+    pub(crate) color: bool,
+    /// Ring the terminal bell on new messages.
+    pub(crate) bell: bool,
+    /// A bell is owed (the caller rings it and clears this).
+    pub(crate) ring: bool,
+    /// Our own name.
+    pub(crate) nickname: String,
+    /// The clock, as last ticked.
+    pub(crate) now: Timestamp,
+}
+
+impl App {
+    /// An empty interface for `nickname`'s account, with `transports` starting.
+    pub(crate) fn new(nickname: &str, transports: &[TransportId], now: Timestamp) -> Self {
+        App {
+            contacts: Vec::new(),
+            selected: 0,
+            conversation: None,
+            compose: Compose::default(),
+            focus: Focus::Contacts,
+            help: false,
+            transports: transports
+                .iter()
+                .map(|t| (t.clone(), Status::Stopped))
+                .collect(),
+            nearby: BTreeMap::new(),
+            connected: HashMap::new(),
+            notice: None,
+            color: true,
+            bell: false,
+            ring: false,
+            nickname: nickname.to_owned(),
+            now,
+        }
+    }
+
+    /// The highlighted contact.
+    pub(crate) fn selected_contact(&self) -> Option<&ContactRow> {
+        self.contacts.get(self.selected)
+    }
+
+    /// The contact whose conversation is open.
+    pub(crate) fn open_contact(&self) -> Option<&ContactRow> {
+        let open = self.conversation.as_ref()?.contact;
+        self.contacts.iter().find(|c| c.id == open)
+    }
+
+    fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some((text.into(), self.now.as_millis().saturating_add(NOTICE_MS)));
+    }
+
+    /// Handles pasted text: on the compose line, whatever the focus.
+    pub(crate) fn paste(&mut self, text: &str) -> Vec<Request> {
+        if self.conversation.is_none() {
+            self.notify("open a conversation first (Enter on a contact)");
+            return Vec::new();
+        }
+        self.focus = Focus::Compose;
+        // Line endings from other systems become newlines; other control characters
+        // cannot be sent and are left out, with a word about it.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let kept: String = text
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
+        let dropped = text.chars().count() - kept.chars().count();
+        if dropped > 0 {
+            self.notify(format!(
+                "{dropped} control character(s) left out of the paste"
+            ));
+        }
+        self.compose.insert(&kept);
+        self.compose.error = None;
+        Vec::new()
+    }
+
+    /// Handles a key.
+    pub(crate) fn key(&mut self, key: KeyEvent) -> Vec<Request> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return vec![Request::Quit];
+        }
+        if self.help {
+            // Any key closes the help.
+            self.help = false;
+            return Vec::new();
+        }
+        if key.code == KeyCode::F(1) {
+            self.help = true;
+            return Vec::new();
+        }
+        match key.code {
+            KeyCode::PageUp => return self.scroll_up(10),
+            KeyCode::PageDown => {
+                self.scroll_down(10);
+                return Vec::new();
+            }
+            _ => {}
+        }
+        match self.focus {
+            Focus::Contacts => self.contacts_key(key),
+            Focus::Compose => self.compose_key(key),
+        }
+    }
+
+    fn contacts_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        match key.code {
+            KeyCode::Char('q') => return vec![Request::Quit],
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') if self.selected + 1 < self.contacts.len() => {
+                self.selected += 1;
+            }
+            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
+            KeyCode::End | KeyCode::Char('G') => {
+                self.selected = self.contacts.len().saturating_sub(1);
+            }
+            KeyCode::Char('u') => return self.scroll_up(10),
+            KeyCode::Char('d') => self.scroll_down(10),
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l' | 'i') => {
+                let Some(c) = self.selected_contact() else {
+                    self.notify("no contacts yet");
+                    return Vec::new();
+                };
+                let id = c.id;
+                self.focus = Focus::Compose;
+                if self.conversation.as_ref().map(|c| c.contact) != Some(id) {
+                    self.conversation = Some(Conversation {
+                        contact: id,
+                        messages: Vec::new(),
+                        complete: false,
+                        loading: true,
+                        scroll: 0,
+                    });
+                    self.compose = Compose::default();
+                }
+                return vec![Request::Open(id)];
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn compose_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let c = &mut self.compose;
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => self.focus = Focus::Contacts,
+            KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
+                c.insert("\n");
+            }
+            KeyCode::Enter => return self.send(),
+            KeyCode::Char('a') if ctrl => c.cursor = c.line_start(),
+            KeyCode::Char('e') if ctrl => c.cursor = c.line_end(),
+            KeyCode::Char('u') if ctrl => {
+                let start = c.line_start();
+                c.text.replace_range(start..c.cursor, "");
+                c.cursor = start;
+            }
+            KeyCode::Char(ch) if !ctrl => {
+                let mut b = [0u8; 4];
+                c.insert(ch.encode_utf8(&mut b));
+                c.error = None;
+            }
+            KeyCode::Tab => c.insert("\t"),
+            KeyCode::Backspace => {
+                let to = c.left();
+                c.text.replace_range(to..c.cursor, "");
+                c.cursor = to;
+                c.error = None;
+            }
+            KeyCode::Delete => {
+                let to = c.right();
+                c.text.replace_range(c.cursor..to, "");
+            }
+            KeyCode::Left => c.cursor = c.left(),
+            KeyCode::Right => c.cursor = c.right(),
+            KeyCode::Home => c.cursor = c.line_start(),
+            KeyCode::End => c.cursor = c.line_end(),
+            KeyCode::Up => return self.scroll_up(1),
+            KeyCode::Down => self.scroll_down(1),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn send(&mut self) -> Vec<Request> {
+        let Some(contact) = self.conversation.as_ref().map(|c| c.contact) else {
+            return Vec::new();
+        };
+        let text = self.compose.text.trim_end_matches('\n');
+        if let Err(e) = check_text(text) {
+            self.compose.error = Some(match e {
+                TextError::Empty => String::from("nothing to send"),
+                TextError::TooLong => format!(
+                    "too long: {} bytes, the most is {MAX_TEXT_LEN}; shorten it or split it",
+                    text.len()
+                ),
+                _ => String::from("the text holds a control character that cannot be sent"),
+            });
+            return Vec::new();
+        }
+        let text = text.to_owned();
+        self.compose = Compose::default();
+        if let Some(c) = self.conversation.as_mut() {
+            c.scroll = 0;
+        }
+        vec![Request::Send(contact, text)]
+    }
+
+    fn scroll_up(&mut self, rows: usize) -> Vec<Request> {
+        let Some(c) = self.conversation.as_mut() else {
+            return Vec::new();
+        };
+        c.scroll = c.scroll.saturating_add(rows);
+        Vec::new()
+    }
+
+    fn scroll_down(&mut self, rows: usize) {
+        if let Some(c) = self.conversation.as_mut() {
+            c.scroll = c.scroll.saturating_sub(rows);
+        }
+    }
+
+    /// The view found the top of the loaded messages on screen: asks for the page
+    /// before, once.
+    pub(crate) fn reached_top(&mut self) -> Vec<Request> {
+        let Some(c) = self.conversation.as_mut() else {
+            return Vec::new();
+        };
+        if c.complete || c.loading {
+            return Vec::new();
+        }
+        let Some(first) = c.messages.first() else {
+            return Vec::new();
+        };
+        c.loading = true;
+        vec![Request::Older(c.contact, first.timestamp, first.id)]
+    }
+
+    /// Takes an answer or an event.
+    pub(crate) fn update(&mut self, update: Update) -> Vec<Request> {
+        match update {
+            Update::Tick(now) => {
+                self.now = now;
+                if self
+                    .notice
+                    .as_ref()
+                    .is_some_and(|(_, until)| *until <= now.as_millis())
+                {
+                    self.notice = None;
+                }
+            }
+            Update::Contacts(rows) => {
+                let keep = self.selected_contact().map(|c| c.id);
+                self.contacts = rows;
+                self.selected = keep
+                    .and_then(|id| self.contacts.iter().position(|c| c.id == id))
+                    .unwrap_or(0)
+                    .min(self.contacts.len().saturating_sub(1));
+                if let Some(open) = self.conversation.as_ref().map(|c| c.contact)
+                    && !self.contacts.iter().any(|c| c.id == open)
+                {
+                    self.conversation = None;
+                    self.focus = Focus::Contacts;
+                }
+            }
+            Update::Latest(contact, page) => {
+                if let Some(c) = self.conversation.as_mut().filter(|c| c.contact == contact) {
+                    merge_latest(c, page);
+                }
+            }
+            Update::Older(contact, page) => {
+                if let Some(c) = self.conversation.as_mut().filter(|c| c.contact == contact) {
+                    c.loading = false;
+                    c.complete = page.len() < PAGE;
+                    let mut page = page;
+                    page.retain(|m| !c.messages.iter().any(|x| x.id == m.id));
+                    page.append(&mut c.messages);
+                    c.messages = page;
+                }
+            }
+            Update::SendFailed(text, why) => {
+                // Back where it was typed, ahead of anything typed since.
+                self.compose.text.insert_str(0, &text);
+                self.compose.cursor += text.len();
+                self.compose.error = Some(why);
+            }
+            Update::Error(why) => self.notify(why),
+            Update::Event(e) => return self.event(e),
+        }
+        Vec::new()
+    }
+
+    fn event(&mut self, e: Event) -> Vec<Request> {
+        match e {
+            Event::MessageReceived { contact, .. } => {
+                if self.bell {
+                    self.ring = true;
+                }
+                let mut out = vec![Request::Contacts];
+                if self
+                    .conversation
+                    .as_ref()
+                    .is_some_and(|c| c.contact == contact)
+                {
+                    out.push(Request::Open(contact));
+                }
+                return out;
+            }
+            Event::DeliveryChanged { contact, id, state } => {
+                if let Some(c) = self.conversation.as_mut().filter(|c| c.contact == contact)
+                    && let Some(m) = c.messages.iter_mut().find(|m| m.id == id)
+                    && m.delivery.is_none_or(|d| rank(d) < rank(state))
+                {
+                    m.delivery = Some(state);
+                }
+            }
+            Event::ContactAdded { .. } => return vec![Request::Contacts],
+            Event::ContactConnected { contact, transport } => {
+                self.connected.entry(contact).or_default().insert(transport);
+            }
+            Event::ContactDisconnected { contact, transport } => {
+                if let Some(set) = self.connected.get_mut(&contact) {
+                    set.remove(&transport);
+                }
+            }
+            Event::TransportStatus { transport, status } => {
+                if let Status::Down(why) = &status {
+                    self.notify(format!("{}: {why}", transport_name(&transport)));
+                }
+                self.transports.insert(transport, status);
+            }
+            Event::Nearby {
+                transport,
+                seen,
+                connected,
+            } => {
+                self.nearby.insert(transport, (seen, connected));
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+}
+
+/// Delivery states only move forward on screen.
+fn rank(d: DeliveryState) -> u8 {
+    match d {
+        DeliveryState::Queued => 0,
+        DeliveryState::Sent => 1,
+        DeliveryState::Delivered => 2,
+    }
+}
+
+/// Merges the latest page into a window: known messages take the page's state, newer
+/// ones are appended. A window that does not reach the page's oldest message (a gap)
+/// is replaced by the page.
+fn merge_latest(c: &mut Conversation, page: Vec<ConversationMessage>) {
+    let first_load = c.messages.is_empty();
+    c.loading = false;
+    if first_load {
+        c.complete = page.len() < PAGE;
+        c.messages = page;
+        return;
+    }
+    let key = |m: &ConversationMessage| (m.timestamp, m.id);
+    let overlaps = page
+        .first()
+        .is_none_or(|p| c.messages.iter().any(|m| key(m) >= key(p)));
+    if !overlaps {
+        c.complete = false;
+        c.messages = page;
+        c.scroll = 0;
+        return;
+    }
+    for m in page {
+        match c.messages.iter_mut().rev().find(|x| x.id == m.id) {
+            Some(x) => *x = m,
+            None => {
+                let at = c.messages.partition_point(|x| key(x) < key(&m));
+                c.messages.insert(at, m);
+            }
+        }
+    }
+}
+
+/// How a transport is called on screen.
+pub(crate) fn transport_name(t: &TransportId) -> &str {
+    match t.as_str() {
+        "tor" => "Tor",
+        "lan" => "LAN",
+        "ble" => "Bluetooth",
+        other => other,
+    }
+}

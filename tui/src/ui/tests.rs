@@ -1,0 +1,498 @@
+//! Snapshots of every screen at 80×24 and 200×60, and what keys and updates do.
+
+use bramble_engine::Event;
+use bramble_proto::ids::MessageId;
+use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN};
+use bramble_proto::time::Timestamp;
+use bramble_proto::transport::TransportId;
+use bramble_store::{ContactId, ConversationMessage};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use thicket_transport::Status;
+
+use super::app::{App, ContactRow, Focus, PAGE, Request, Update};
+use super::view::{self, Drawn, wrap, wrap_chars};
+
+/// 2025-12-01 09:30 UTC.
+const T0: u64 = 1_764_581_400_000;
+const MINUTE: u64 = 60_000;
+
+fn ts(ms: u64) -> Timestamp {
+    Timestamp::from_millis(ms).unwrap()
+}
+
+fn id(n: u32) -> MessageId {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    MessageId(b)
+}
+
+fn message(
+    n: u32,
+    at: u64,
+    ours: bool,
+    text: &str,
+    delivery: Option<DeliveryState>,
+) -> ConversationMessage {
+    ConversationMessage {
+        id: id(n),
+        timestamp: ts(at),
+        ours,
+        text: text.to_owned(),
+        delivery: if ours { delivery } else { None },
+        read: true,
+    }
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.key(key(KeyCode::Char(c)));
+    }
+}
+
+fn contacts() -> Vec<ContactRow> {
+    vec![
+        ContactRow {
+            id: ContactId(1),
+            name: String::from("Sam"),
+            verified: true,
+            unread: 2,
+            last: Some(ts(T0 + 86_400_000)),
+        },
+        ContactRow {
+            id: ContactId(2),
+            name: String::from("Robin"),
+            verified: false,
+            unread: 0,
+            last: Some(ts(T0)),
+        },
+        ContactRow {
+            id: ContactId(3),
+            name: String::from("A rather long name for a contact"),
+            verified: false,
+            unread: 0,
+            last: None,
+        },
+    ]
+}
+
+fn conversation() -> Vec<ConversationMessage> {
+    vec![
+        message(1, T0, false, "Are you at the square?", None),
+        message(
+            2,
+            T0 + MINUTE,
+            true,
+            "Yes, by the fountain.",
+            Some(DeliveryState::Delivered),
+        ),
+        message(
+            3,
+            T0 + 86_400_000,
+            false,
+            "The network is down across the whole district this morning; phones show no signal at all. Use the LAN if you can.",
+            None,
+        ),
+        message(
+            4,
+            T0 + 86_400_000 + 2 * MINUTE,
+            true,
+            "On my way\nbringing water",
+            Some(DeliveryState::Sent),
+        ),
+        message(
+            5,
+            T0 + 86_400_000 + 3 * MINUTE,
+            true,
+            "see you there",
+            Some(DeliveryState::Queued),
+        ),
+    ]
+}
+
+/// An app with contacts, Tor starting and the LAN up with Sam connected over it.
+fn app() -> App {
+    let mut app = App::new(
+        "Alex",
+        &[TransportId::TOR, TransportId::LAN],
+        ts(T0 + 86_400_000 + 5 * MINUTE),
+    );
+    app.update(Update::Contacts(contacts()));
+    app.update(Update::Event(Event::TransportStatus {
+        transport: TransportId::TOR,
+        status: Status::Starting {
+            percent: 45,
+            detail: String::from("loading the directory"),
+        },
+    }));
+    app.update(Update::Event(Event::TransportStatus {
+        transport: TransportId::LAN,
+        status: Status::Up,
+    }));
+    app.update(Update::Event(Event::Nearby {
+        transport: TransportId::LAN,
+        seen: 1,
+        connected: 1,
+    }));
+    app.update(Update::Event(Event::ContactConnected {
+        contact: ContactId(1),
+        transport: TransportId::LAN,
+    }));
+    app
+}
+
+fn open(app: &mut App) {
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Request::Open(ContactId(1))]
+    );
+    app.update(Update::Latest(ContactId(1), conversation()));
+}
+
+fn render(app: &App, w: u16, h: u16) -> (String, Drawn) {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut drawn = Drawn::default();
+    t.draw(|f| drawn = view::draw(app, f)).unwrap();
+    (t.backend().to_string(), drawn)
+}
+
+/// Snapshots `app` at 80×24 and 200×60.
+fn snapshots(name: &str, app: &App) {
+    for (w, h) in [(80, 24), (200, 60)] {
+        let (screen, _) = render(app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn screen_no_contacts() {
+    let app = App::new("Alex", &[TransportId::TOR], ts(T0));
+    snapshots("no_contacts", &app);
+}
+
+#[test]
+fn screen_contact_list() {
+    snapshots("contact_list", &app());
+}
+
+#[test]
+fn screen_conversation() {
+    let mut app = app();
+    open(&mut app);
+    typed(&mut app, "almost there");
+    snapshots("conversation", &app);
+}
+
+#[test]
+fn screen_help() {
+    let mut app = app();
+    app.key(key(KeyCode::Char('?')));
+    assert!(app.help);
+    snapshots("help", &app);
+    // Any key closes it, and does nothing else.
+    assert!(app.key(key(KeyCode::Char('q'))).is_empty());
+    assert!(!app.help);
+}
+
+#[test]
+fn screen_errors_and_offline() {
+    let mut app = App::new("Alex", &[], ts(T0));
+    app.update(Update::Contacts(contacts()));
+    open(&mut app);
+    app.key(key(KeyCode::Enter));
+    app.update(Update::Error(String::from("Tor: cannot reach the network")));
+    snapshots("errors_offline", &app);
+}
+
+#[test]
+fn screen_without_colour_keeps_every_word() {
+    let mut app = app();
+    open(&mut app);
+    let (coloured, _) = render(&app, 80, 24);
+    app.color = false;
+    let (plain, _) = render(&app, 80, 24);
+    // The text is the same; only styles differ (TestBackend's text shows no styles).
+    assert_eq!(coloured, plain);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| {
+        view::draw(&app, f);
+    })
+    .unwrap();
+    let buffer = t.backend().buffer();
+    for cell in buffer.content() {
+        assert_eq!(
+            cell.fg,
+            ratatui::style::Color::Reset,
+            "a colour under NO_COLOR"
+        );
+    }
+}
+
+#[test]
+fn tiny_and_resized_terminals_do_not_panic() {
+    let mut app = app();
+    open(&mut app);
+    app.key(key(KeyCode::Char('?')));
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (80, 24), (41, 13), (300, 100)] {
+        render(&app, w, h);
+    }
+}
+
+#[test]
+fn sending_clears_the_line_and_a_refusal_puts_it_back() {
+    let mut app = app();
+    open(&mut app);
+    typed(&mut app, "hello");
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Request::Send(ContactId(1), String::from("hello"))]
+    );
+    assert!(app.compose.text.is_empty());
+    typed(&mut app, " again");
+    app.update(Update::SendFailed(
+        String::from("hello"),
+        String::from("the engine has stopped"),
+    ));
+    assert_eq!(app.compose.text, "hello again");
+    assert_eq!(app.compose.error.as_deref(), Some("the engine has stopped"));
+}
+
+#[test]
+fn bad_messages_get_an_inline_error_and_lose_nothing() {
+    let mut app = app();
+    open(&mut app);
+    // Empty.
+    assert!(app.key(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.compose.error.as_deref(), Some("nothing to send"));
+    // Oversized, pasted: kept whole, counted, refused.
+    let big = "x".repeat(MAX_TEXT_LEN + 5);
+    app.paste(&big);
+    assert!(app.key(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.compose.text, big);
+    let error = app.compose.error.clone().unwrap();
+    assert!(
+        error.contains("too long") && error.contains("32005"),
+        "{error}"
+    );
+    let (screen, _) = render(&app, 80, 24);
+    assert!(screen.contains("32005 / 32000"), "{screen}");
+    assert!(screen.contains("too long"), "{screen}");
+    // Shortened below the limit: it goes.
+    for _ in 0..5 {
+        app.key(key(KeyCode::Backspace));
+    }
+    assert_eq!(
+        app.key(key(KeyCode::Enter)),
+        vec![Request::Send(ContactId(1), "x".repeat(MAX_TEXT_LEN))]
+    );
+}
+
+#[test]
+fn pastes_keep_lines_and_drop_control_characters() {
+    let mut app = app();
+    app.paste("ignored");
+    assert!(
+        app.compose.text.is_empty(),
+        "no conversation open: nowhere to paste"
+    );
+    assert!(app.notice.is_some());
+    open(&mut app);
+    app.paste("one\r\ntwo\u{1b}[31m\rthree");
+    assert_eq!(app.compose.text, "one\ntwo[31m\nthree");
+    assert!(app.notice.as_ref().unwrap().0.contains("1 control"));
+}
+
+#[test]
+fn editing_moves_on_characters_not_bytes() {
+    let mut app = app();
+    open(&mut app);
+    typed(&mut app, "zoë ça");
+    app.key(key(KeyCode::Left));
+    app.key(key(KeyCode::Left));
+    app.key(key(KeyCode::Backspace));
+    assert_eq!(app.compose.text, "zoëça");
+    app.key(key(KeyCode::Home));
+    app.key(key(KeyCode::Delete));
+    assert_eq!(app.compose.text, "oëça");
+    app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+    assert_eq!(app.compose.text, "\noëça");
+    app.key(key(KeyCode::End));
+    typed(&mut app, "!");
+    assert_eq!(app.compose.text, "\noëça!");
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    assert_eq!(app.compose.text, "\n");
+}
+
+#[test]
+fn delivery_states_only_move_forward() {
+    let mut app = app();
+    open(&mut app);
+    let state = |app: &App| app.conversation.as_ref().unwrap().messages[4].delivery;
+    let change = |state| {
+        Update::Event(Event::DeliveryChanged {
+            contact: ContactId(1),
+            id: id(5),
+            state,
+        })
+    };
+    app.update(change(DeliveryState::Delivered));
+    assert_eq!(state(&app), Some(DeliveryState::Delivered));
+    app.update(change(DeliveryState::Sent));
+    assert_eq!(state(&app), Some(DeliveryState::Delivered));
+    let (screen, _) = render(&app, 80, 24);
+    assert_eq!(screen.matches("[delivered]").count(), 2, "{screen}");
+}
+
+#[test]
+fn a_new_message_reloads_the_open_conversation_and_the_list() {
+    let mut app = app();
+    app.bell = true;
+    open(&mut app);
+    let received = Update::Event(Event::MessageReceived {
+        contact: ContactId(1),
+        id: id(6),
+    });
+    assert_eq!(
+        app.update(received),
+        vec![Request::Contacts, Request::Open(ContactId(1))]
+    );
+    assert!(app.ring);
+    let mut latest = conversation();
+    latest.push(message(
+        6,
+        T0 + 86_400_000 + 4 * MINUTE,
+        false,
+        "here",
+        None,
+    ));
+    app.update(Update::Latest(ContactId(1), latest));
+    let c = app.conversation.as_ref().unwrap();
+    assert_eq!(c.messages.len(), 6);
+    assert_eq!(c.messages[5].text, "here");
+    // A message for someone else only refreshes the list.
+    let other = Update::Event(Event::MessageReceived {
+        contact: ContactId(2),
+        id: id(7),
+    });
+    assert_eq!(app.update(other), vec![Request::Contacts]);
+}
+
+#[test]
+fn scrolling_up_loads_older_pages_once_and_stops_at_the_start() {
+    let mut app = app();
+    app.key(key(KeyCode::Enter));
+    let page = |from: u32| -> Vec<ConversationMessage> {
+        (from..from + u32::try_from(PAGE).unwrap())
+            .map(|n| {
+                message(
+                    n,
+                    T0 + u64::from(n) * MINUTE,
+                    n % 2 == 0,
+                    &format!("message {n}"),
+                    Some(DeliveryState::Delivered),
+                )
+            })
+            .collect()
+    };
+    app.update(Update::Latest(ContactId(1), page(1000)));
+    let (_, drawn) = render(&app, 80, 24);
+    assert!(!drawn.top_reached);
+    assert_eq!(drawn.max_scroll, None);
+    app.conversation.as_mut().unwrap().scroll = 10_000;
+    let (screen, drawn) = render(&app, 80, 24);
+    assert!(drawn.top_reached);
+    // 200 one-row messages (no day separator above them: older ones may share the
+    // day), 18 rows on screen.
+    assert_eq!(drawn.max_scroll, Some(PAGE - 18));
+    assert!(screen.contains("message 1000"), "{screen}");
+    assert_eq!(
+        app.reached_top(),
+        vec![Request::Older(
+            ContactId(1),
+            ts(T0 + 1000 * MINUTE),
+            id(1000)
+        )]
+    );
+    // Asked once until the answer comes.
+    assert!(app.reached_top().is_empty());
+    app.update(Update::Older(ContactId(1), page(800)));
+    assert_eq!(app.conversation.as_ref().unwrap().messages.len(), 2 * PAGE);
+    assert_eq!(app.reached_top().len(), 1);
+    // A short page is the start: no more requests.
+    app.update(Update::Older(
+        ContactId(1),
+        vec![message(1, T0, false, "first", None)],
+    ));
+    assert!(app.conversation.as_ref().unwrap().complete);
+    assert!(app.reached_top().is_empty());
+    assert_eq!(app.conversation.as_ref().unwrap().messages[0].text, "first");
+}
+
+#[test]
+fn the_list_keeps_the_selection_and_closes_a_removed_contact() {
+    let mut app = app();
+    app.key(key(KeyCode::Char('j')));
+    app.key(key(KeyCode::Enter));
+    assert_eq!(app.conversation.as_ref().unwrap().contact, ContactId(2));
+    let mut rows = contacts();
+    rows.reverse();
+    app.update(Update::Contacts(rows));
+    assert_eq!(app.selected_contact().unwrap().id, ContactId(2));
+    app.update(Update::Contacts(
+        contacts()
+            .into_iter()
+            .filter(|c| c.id != ContactId(2))
+            .collect(),
+    ));
+    assert!(app.conversation.is_none());
+    assert_eq!(app.focus, Focus::Contacts);
+    // Keys past either end stay in the list.
+    for _ in 0..5 {
+        app.key(key(KeyCode::Down));
+    }
+    assert_eq!(app.selected, 1);
+    app.key(key(KeyCode::Char('g')));
+    assert_eq!(app.selected, 0);
+    app.key(key(KeyCode::Up));
+    assert_eq!(app.selected, 0);
+}
+
+#[test]
+fn notices_expire() {
+    let mut app = app();
+    app.update(Update::Error(String::from("lan: no network")));
+    assert!(app.notice.is_some());
+    app.update(Update::Tick(ts(T0 + 86_400_000 + 5 * MINUTE + 5_000)));
+    assert!(app.notice.is_some());
+    app.update(Update::Tick(ts(T0 + 86_400_000 + 5 * MINUTE + 6_000)));
+    assert!(app.notice.is_none());
+}
+
+#[test]
+fn quitting() {
+    let mut app = app();
+    assert_eq!(app.key(key(KeyCode::Char('q'))), vec![Request::Quit]);
+    open(&mut app);
+    // While typing, q is a letter.
+    assert!(app.key(key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(
+        app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        vec![Request::Quit]
+    );
+}
+
+#[test]
+fn wrapping() {
+    assert_eq!(wrap("a bc def", 4, 4), ["a bc", "def"]);
+    assert_eq!(wrap("abcdefgh", 3, 3), ["abc", "def", "gh"]);
+    assert_eq!(wrap("one\n\ntwo", 10, 10), ["one", "", "two"]);
+    assert_eq!(wrap("", 5, 5), [""]);
+    assert_eq!(wrap("日本語のテキスト", 6, 6), ["日本語", "のテキ", "スト"]);
+    assert_eq!(wrap_chars("abcdef", 4), ["abcd", "ef"]);
+    assert_eq!(wrap_chars("ab\n", 4), ["ab", ""]);
+}

@@ -1,0 +1,565 @@
+//! Draws an [`App`]: the contact list, the conversation, the compose line, the status
+//! bar and the help overlay. Drawing reads only what fits on screen: a conversation is
+//! laid out from its newest message up, until the rows run out.
+
+use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use thicket_transport::Status;
+use unicode_width::UnicodeWidthChar;
+
+use super::app::{App, COUNTER_FROM, Focus, transport_name};
+use crate::time;
+
+/// What drawing found out that the app needs to know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Drawn {
+    /// The oldest loaded message is on screen: time to load the page before it.
+    pub(crate) top_reached: bool,
+    /// Once the oldest loaded message is on screen: the furthest the conversation can
+    /// scroll up with what is loaded.
+    pub(crate) max_scroll: Option<usize>,
+}
+
+/// Every key, for the help overlay.
+pub(crate) const KEYS: &[(&str, &str)] = &[
+    ("↑ ↓  k j", "choose a contact"),
+    ("Enter  l  i", "open the conversation and type"),
+    ("g  G  Home  End", "first / last contact"),
+    ("Enter", "send (while typing)"),
+    ("Alt+Enter", "new line in a message"),
+    ("← →  Home  End", "move in the message"),
+    ("Ctrl+A  Ctrl+E", "start / end of the line"),
+    ("Ctrl+U", "delete to the start of the line"),
+    ("↑ ↓ (typing)", "scroll one line"),
+    ("PgUp PgDn  u d", "scroll the conversation"),
+    ("Esc", "back to the contact list"),
+    ("? F1", "this help"),
+    ("q  Ctrl+C", "quit"),
+];
+
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+    fn dim(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        }
+    }
+    fn error(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+}
+
+/// Draws `app` on `frame`.
+pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
+    let theme = Theme { color: app.color };
+    let area = frame.area();
+    let compose_rows = compose_rows(app, area.width.saturating_sub(2));
+    let [main, compose, status] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(compose_rows + 2),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let list_width = if area.width >= 120 { 32 } else { 24 };
+    let [list, chat] =
+        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(10)]).areas(main);
+    draw_contacts(app, &theme, frame, list);
+    let drawn = draw_conversation(app, &theme, frame, chat);
+    draw_compose(app, &theme, frame, compose);
+    draw_status(app, &theme, frame, status);
+    if app.help {
+        draw_help(&theme, frame, area);
+    }
+    drawn
+}
+
+fn draw_contacts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = app.focus == Focus::Contacts && !app.help;
+    let block = Block::bordered()
+        .title(" Contacts ")
+        .border_style(if focused {
+            theme.fg(Color::Cyan)
+        } else {
+            theme.dim()
+        });
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.contacts.is_empty() {
+        let p = Paragraph::new(vec![Line::from("No contacts yet.")]).style(theme.dim());
+        frame.render_widget(p, inner);
+        return;
+    }
+    let rows = usize::from(inner.height).max(1);
+    let offset = app.selected.saturating_sub(rows - 1);
+    let width = usize::from(inner.width);
+    let lines: Vec<Line<'_>> = app
+        .contacts
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(rows)
+        .map(|(i, c)| {
+            let mut right = String::new();
+            if c.unread > 0 {
+                right.push_str(&format!(" {}", c.unread.min(999)));
+            }
+            let reach: Vec<&str> = app
+                .connected
+                .get(&c.id)
+                .into_iter()
+                .flatten()
+                .map(|t| match t.as_str() {
+                    "tor" => "T",
+                    "lan" => "L",
+                    "ble" => "B",
+                    _ => "?",
+                })
+                .collect();
+            if !reach.is_empty() {
+                right.push(' ');
+                right.push_str(&reach.concat());
+            }
+            let mark = if c.verified { "✓" } else { " " };
+            let name_width = width.saturating_sub(2 + right.chars().count());
+            let name = fit(&c.name, name_width);
+            let pad = name_width.saturating_sub(text_width(&name));
+            let mut style = Style::new();
+            if c.unread > 0 {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if i == app.selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Line::from(vec![
+                Span::styled(format!("{mark} "), theme.fg(Color::Green)),
+                Span::raw(name),
+                Span::raw(" ".repeat(pad)),
+                Span::styled(right, theme.fg(Color::Yellow)),
+            ])
+            .style(style)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_conversation(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) -> Drawn {
+    let mut drawn = Drawn::default();
+    let Some(conv) = app.conversation.as_ref() else {
+        let block = Block::bordered().border_style(theme.dim());
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let text = if app.contacts.is_empty() {
+            vec![
+                Line::from("To add someone, swap links with them over any channel:"),
+                Line::from("`thicket link` prints yours; `thicket add LINK --name NAME`"),
+                Line::from("adds theirs. You become contacts when you next meet."),
+            ]
+        } else {
+            vec![Line::from("Choose a contact and press Enter.")]
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+        return drawn;
+    };
+    let contact = app.open_contact();
+    let name = contact.map_or("?", |c| c.name.as_str());
+    let mut title = vec![Span::raw(format!(" {name} "))];
+    match contact {
+        Some(c) if c.verified => title.push(Span::styled("✓ verified ", theme.fg(Color::Green))),
+        _ => title.push(Span::styled("not verified ", theme.dim())),
+    }
+    if let Some(set) = app.connected.get(&conv.contact).filter(|s| !s.is_empty()) {
+        let names: Vec<&str> = set.iter().map(transport_name).collect();
+        title.push(Span::styled(
+            format!("· connected over {} ", names.join(", ")),
+            theme.fg(Color::Cyan),
+        ));
+    }
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .border_style(theme.dim());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    if width < 8 || height == 0 {
+        return drawn;
+    }
+    // Rows from the bottom up, until the screen and the scroll are covered.
+    let want = height.saturating_add(conv.scroll);
+    let mut rows: Vec<Line<'_>> = Vec::new();
+    let mut i = conv.messages.len();
+    while rows.len() < want && i > 0 {
+        i -= 1;
+        let m = &conv.messages[i];
+        let mut block_rows = message_rows(m, name, theme, width);
+        let older_day = i
+            .checked_sub(1)
+            .map(|j| time::day(conv.messages[j].timestamp));
+        let day = time::day(m.timestamp);
+        if older_day != Some(day) && (older_day.is_some() || conv.complete) {
+            block_rows.insert(0, separator(day, theme, width));
+        }
+        rows.extend(block_rows.into_iter().rev());
+    }
+    if i == 0 && rows.len() < want {
+        drawn.top_reached = true;
+        if conv.complete && conv.messages.is_empty() {
+            rows.push(Line::styled(
+                "No messages yet. Type below and press Enter.",
+                theme.dim(),
+            ));
+        }
+    }
+    if i == 0 && !conv.complete {
+        drawn.top_reached = true;
+    }
+    let scroll = if drawn.top_reached {
+        let max = rows.len().saturating_sub(height);
+        drawn.max_scroll = Some(max);
+        conv.scroll.min(max)
+    } else {
+        conv.scroll
+    };
+    let visible: Vec<Line<'_>> = rows
+        .into_iter()
+        .skip(scroll)
+        .take(height)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // Bottom-aligned: short conversations sit above the compose line.
+    let pad = height.saturating_sub(visible.len());
+    let [_, body] =
+        Layout::vertical([Constraint::Length(to_u16(pad)), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(Paragraph::new(visible), body);
+    if scroll > 0 {
+        let tag = format!(" ↓ {scroll} more ");
+        let w = to_u16(text_width(&tag));
+        let at = Rect::new(
+            (area.x + area.width).saturating_sub(w + 1),
+            area.y + area.height.saturating_sub(1),
+            w.min(area.width),
+            1,
+        );
+        frame.render_widget(Paragraph::new(tag).style(theme.fg(Color::Yellow)), at);
+    }
+    drawn
+}
+
+fn separator(day: i64, theme: &Theme, width: usize) -> Line<'static> {
+    let label = format!(" {} UTC ", time::date(day));
+    let side = width.saturating_sub(label.len()) / 2;
+    Line::styled(
+        format!("{}{label}{}", "─".repeat(side), "─".repeat(side)),
+        theme.dim(),
+    )
+}
+
+fn message_rows<'a>(
+    m: &'a bramble_store::ConversationMessage,
+    name: &str,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let who = if m.ours { "you" } else { name };
+    let head = format!("{} {who}: ", time::clock(m.timestamp));
+    let state = match m.delivery {
+        Some(DeliveryState::Queued) => Some(("[queued]", theme.dim())),
+        Some(DeliveryState::Sent) => Some(("[sent]", theme.fg(Color::Yellow))),
+        Some(DeliveryState::Delivered) => Some(("[delivered]", theme.fg(Color::Green))),
+        None => None,
+    };
+    let indent = 6;
+    let first_width = width.saturating_sub(text_width(&head)).max(1);
+    let rest_width = width.saturating_sub(indent).max(1);
+    let pieces = wrap(&m.text, first_width, rest_width);
+    let who_style = if m.ours {
+        theme.fg(Color::Cyan)
+    } else {
+        theme.fg(Color::Magenta)
+    }
+    .add_modifier(Modifier::BOLD);
+    let mut out: Vec<Line<'a>> = Vec::with_capacity(pieces.len() + 1);
+    for (n, piece) in pieces.into_iter().enumerate() {
+        let mut spans = if n == 0 {
+            vec![
+                Span::styled(time::clock(m.timestamp), theme.dim()),
+                Span::raw(" "),
+                Span::styled(format!("{who}:"), who_style),
+                Span::raw(" "),
+            ]
+        } else {
+            vec![Span::raw(" ".repeat(indent))]
+        };
+        spans.push(Span::raw(piece));
+        out.push(Line::from(spans));
+    }
+    if let Some((label, style)) = state {
+        let last_width = out.last().map_or(0, Line::width);
+        if last_width + 1 + label.len() <= width {
+            if let Some(l) = out.last_mut() {
+                l.push_span(Span::raw(" "));
+                l.push_span(Span::styled(label, style));
+            }
+        } else {
+            out.push(Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(label, style),
+            ]));
+        }
+    }
+    out
+}
+
+fn compose_rows(app: &App, width: u16) -> u16 {
+    let w = usize::from(width).max(1);
+    let rows = wrap_chars(&app.compose.text, w).len().clamp(1, 4);
+    to_u16(rows + usize::from(app.compose.error.is_some()))
+}
+
+fn draw_compose(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let focused = app.focus == Focus::Compose && !app.help;
+    let c = &app.compose;
+    let title = match app.open_contact() {
+        Some(contact) => format!(" Message to {} ", contact.name),
+        None => String::from(" Message "),
+    };
+    let mut block = Block::bordered().title(title).border_style(if focused {
+        theme.fg(Color::Cyan)
+    } else {
+        theme.dim()
+    });
+    if c.text.len() >= COUNTER_FROM {
+        let style = if c.text.len() > MAX_TEXT_LEN {
+            theme.error()
+        } else {
+            theme.fg(Color::Yellow)
+        };
+        block = block.title_top(
+            Line::styled(format!(" {} / {MAX_TEXT_LEN} ", c.text.len()), style).right_aligned(),
+        );
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width).max(1);
+    let text_rows = usize::from(inner.height).saturating_sub(usize::from(c.error.is_some()));
+    let all = wrap_chars(&c.text, width);
+    let before = wrap_chars(&c.text[..c.cursor], width);
+    let (mut cursor_row, mut cursor_col) = (
+        before.len().saturating_sub(1),
+        before.last().map_or(0, |l| text_width(l)),
+    );
+    if cursor_col >= width {
+        cursor_row += 1;
+        cursor_col = 0;
+    }
+    let first = (cursor_row + 1).saturating_sub(text_rows.max(1));
+    let mut lines: Vec<Line<'_>> = if c.text.is_empty() && !focused {
+        vec![Line::styled(
+            if app.conversation.is_some() {
+                "Press Enter on a contact to type."
+            } else {
+                ""
+            },
+            theme.dim(),
+        )]
+    } else {
+        all.into_iter()
+            .skip(first)
+            .take(text_rows)
+            .map(Line::from)
+            .collect()
+    };
+    if let Some(e) = &c.error {
+        while lines.len() < text_rows {
+            lines.push(Line::from(""));
+        }
+        lines.push(Line::styled(e.clone(), theme.error()));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    if focused {
+        frame.set_cursor_position(Position::new(
+            inner.x + to_u16(cursor_col),
+            inner.y + to_u16(cursor_row - first),
+        ));
+    }
+}
+
+fn status_text(status: &Status) -> String {
+    match status {
+        Status::Stopped => String::from("off"),
+        Status::Starting { percent, .. } => format!("starting {percent}%"),
+        Status::Up => String::from("up"),
+        Status::Limited(why) => format!("limited ({why})"),
+        Status::Down(why) => format!("down ({why})"),
+    }
+}
+
+fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let mut spans: Vec<Span<'_>> = vec![Span::styled(
+        format!(" {} ", app.nickname),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    if app.transports.is_empty() {
+        spans.push(Span::styled("· offline ", theme.fg(Color::Yellow)));
+    }
+    for (t, status) in &app.transports {
+        let style = match status {
+            Status::Up => theme.fg(Color::Green),
+            Status::Down(_) => theme.fg(Color::Red),
+            _ => theme.fg(Color::Yellow),
+        };
+        let mut text = format!("· {}: {}", transport_name(t), status_text(status));
+        if let Some((seen, connected)) = app.nearby.get(t) {
+            text.push_str(&format!(", {seen} near, {connected} connected"));
+        }
+        text.push(' ');
+        spans.push(Span::styled(text, style));
+    }
+    let right = match &app.notice {
+        Some((text, _)) => Span::styled(format!(" {text} "), theme.error()),
+        None => Span::styled(" ? help ", theme.dim()),
+    };
+    let left = Line::from(spans);
+    let right_width = to_u16(right.width());
+    let [l, r] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    frame.render_widget(Paragraph::new(left), l);
+    frame.render_widget(Paragraph::new(Line::from(right)), r);
+}
+
+fn draw_help(theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let width = area.width.min(62);
+    let height = area.height.min(to_u16(KEYS.len() + 4));
+    let at = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let mut lines: Vec<Line<'_>> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>16}  "), theme.fg(Color::Cyan)),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        "[queued] not sent · [sent] on its way · [delivered] arrived",
+        theme.dim(),
+    ));
+    frame.render_widget(Clear, at);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys — any key closes ")),
+        at,
+    );
+}
+
+fn to_u16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Display width of a string (tabs count as one column; they are shown as spaces).
+fn text_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(1)).sum()
+}
+
+/// `s` cut to `width` columns, with an ellipsis when cut.
+fn fit(s: &str, width: usize) -> String {
+    if text_width(s) <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(1);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Wraps at any character: the compose line, where the cursor must map to a row.
+pub(crate) fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut w = 0;
+    for c in text.chars() {
+        if c == '\n' {
+            out.push(String::new());
+            w = 0;
+            continue;
+        }
+        let c = if c == '\t' { ' ' } else { c };
+        let cw = c.width().unwrap_or(1);
+        if w + cw > width && w > 0 {
+            out.push(String::new());
+            w = 0;
+        }
+        if let Some(l) = out.last_mut() {
+            l.push(c);
+        }
+        w += cw;
+    }
+    out
+}
+
+/// Wraps a message at spaces where it can: the first row `first` columns wide, the
+/// others `rest`.
+pub(crate) fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        let mut w = 0;
+        let limit = |out: &Vec<String>| if out.is_empty() { first } else { rest };
+        for word in para.split_inclusive(' ') {
+            let word = word.replace('\t', " ");
+            let ww = text_width(&word);
+            // A space at the end of a row is not shown: only the word must fit.
+            if w + text_width(word.trim_end()) > limit(&out) && w > 0 {
+                out.push(std::mem::take(&mut line).trim_end().to_owned());
+                w = 0;
+            }
+            if ww > limit(&out) {
+                // A word longer than a row: cut it.
+                for c in word.chars() {
+                    let cw = c.width().unwrap_or(1);
+                    if w + cw > limit(&out) && w > 0 {
+                        out.push(std::mem::take(&mut line));
+                        w = 0;
+                    }
+                    line.push(c);
+                    w += cw;
+                }
+            } else {
+                line.push_str(&word);
+                w += ww;
+            }
+        }
+        out.push(line.trim_end().to_owned());
+    }
+    out
+}
