@@ -998,8 +998,9 @@ impl Engine {
             .collect()
     }
 
-    /// The contacts connected now, and over which transports (later changes come as
-    /// [`Event::ContactConnected`] and [`Event::ContactDisconnected`]).
+    /// The contacts connected now, and over which transports, once each (later changes
+    /// come as [`Event::ContactConnected`] and [`Event::ContactDisconnected`]; with
+    /// redundant connections, a disconnection may leave the contact connected).
     pub fn connected(&self) -> Vec<(ContactId, TransportId)> {
         let state = self
             .inner
@@ -1007,6 +1008,22 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         state.connections.keys().cloned().collect()
+    }
+
+    /// For each broadcast transport (LAN, BLE) that has looked: how many contacts are
+    /// in sight and how many connected over it (later changes come as
+    /// [`Event::Nearby`]).
+    pub fn nearby(&self) -> Vec<(TransportId, usize, usize)> {
+        let state = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state
+            .nearby
+            .iter()
+            .map(|(t, (seen, connected))| (t.clone(), *seen, *connected))
+            .collect()
     }
 
     /// Closes every connection, stops the engine's tasks, and closes the store once the

@@ -64,6 +64,8 @@ pub(crate) enum Update {
     SendFailed(String, String),
     /// Something failed; shown briefly.
     Error(String),
+    /// Who is connected over what, now.
+    Connected(Vec<(ContactId, TransportId)>),
     /// An engine event.
     Event(Event),
     /// The clock moved on.
@@ -453,6 +455,12 @@ impl App {
                 self.compose.cursor += text.len();
                 self.compose.error = Some(why);
             }
+            Update::Connected(now) => {
+                self.connected.clear();
+                for (contact, transport) in now {
+                    self.connected.entry(contact).or_default().insert(transport);
+                }
+            }
             Update::Error(why) => self.notify(why),
             Update::Event(e) => return self.event(e),
         }
@@ -484,14 +492,6 @@ impl App {
                 }
             }
             Event::ContactAdded { .. } => return vec![Request::Contacts],
-            Event::ContactConnected { contact, transport } => {
-                self.connected.entry(contact).or_default().insert(transport);
-            }
-            Event::ContactDisconnected { contact, transport } => {
-                if let Some(set) = self.connected.get_mut(&contact) {
-                    set.remove(&transport);
-                }
-            }
             Event::TransportStatus { transport, status } => {
                 if let Status::Down(why) = &status {
                     self.notify(format!("{}: {why}", transport_name(&transport)));

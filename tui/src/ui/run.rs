@@ -21,22 +21,24 @@ use crate::Failure;
 
 /// Runs until the user quits, Ctrl-C, or SIGTERM.
 pub(crate) async fn run(engine: &Engine, bell: bool) -> Result<(), Failure> {
+    // Subscribed before the first reads, so that nothing falls between them.
+    let mut events = engine.events();
     let nickname = engine.nickname().await?;
     let transports: Vec<_> = engine.transports().into_iter().map(|(t, _)| t).collect();
     let mut app = App::new(&nickname, &transports, bramble_engine::now()?);
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     app.bell = bell;
-    // Subscribed before the first reads, so that nothing falls between them.
-    let mut events = engine.events();
     for (transport, status) in engine.transport_status() {
         app.update(Update::Event(Event::TransportStatus { transport, status }));
     }
-    for (contact, transport) in engine.connected() {
-        app.update(Update::Event(Event::ContactConnected {
-            contact,
+    for (transport, seen, connected) in engine.nearby() {
+        app.update(Update::Event(Event::Nearby {
             transport,
+            seen,
+            connected,
         }));
     }
+    app.update(Update::Connected(engine.connected()));
 
     let (keys_tx, mut keys) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -123,10 +125,19 @@ async fn main_loop(
                 }
             }
             e = events.recv() => match e {
+                // Connections are read whole: of two redundant ones, one closing
+                // leaves the contact connected.
+                Ok(Event::ContactConnected { .. } | Event::ContactDisconnected { .. }) => {
+                    app.update(Update::Connected(engine.connected()));
+                }
                 Ok(e) => requests.extend(app.update(Update::Event(e))),
                 // Too many at once: read everything again.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     requests.push(Request::Contacts);
+                    app.update(Update::Connected(engine.connected()));
+                    for (transport, seen, connected) in engine.nearby() {
+                        app.update(Update::Event(Event::Nearby { transport, seen, connected }));
+                    }
                     if let Some(c) = &app.conversation {
                         requests.push(Request::Open(c.contact));
                     }

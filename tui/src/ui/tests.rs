@@ -139,10 +139,7 @@ fn app() -> App {
         seen: 1,
         connected: 1,
     }));
-    app.update(Update::Event(Event::ContactConnected {
-        contact: ContactId(1),
-        transport: TransportId::LAN,
-    }));
+    app.update(Update::Connected(vec![(ContactId(1), TransportId::LAN)]));
     app
 }
 

@@ -1,0 +1,214 @@
+//! End to end: the real `thicket` interface in tmux, driven by keys and read off the
+//! screen, against a second `thicket` process over the LAN, in network namespaces the
+//! test makes (`h1` and `h2` on a bridge; nothing reaches the host's network).
+//!
+//! Needs root (for the namespaces) and tmux; skipped with a message otherwise.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+#[path = "support/process.rs"]
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use process::Account;
+use thicket_tests::netns::{Lan, in_private_netns};
+
+/// A tmux server of our own (its own socket), with one window running one command.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(socket: &Path, command: &str, width: u16, height: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: socket.to_owned(),
+        };
+        let status = tmux
+            .cmd()
+            .args(["new-session", "-d", "-s", "t", "-x"])
+            .arg(width.to_string())
+            .arg("-y")
+            .arg(height.to_string())
+            .arg(command)
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux is needed");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket).args(["-f", "/dev/null"]);
+        c
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `M-Enter`).
+    fn keys(&self, keys: &[&str]) {
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Types text literally.
+    fn type_text(&self, text: &str) {
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", "t", "-l", "--", text])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd()
+            .args(["has-session", "-t", "t"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Waits until the screen shows all of `texts`.
+    fn wait_for(&self, texts: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline && self.alive(),
+                "waited {timeout:?} for {texts:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn quoted(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn the_interface_chats_with_a_second_process_over_the_lan() {
+    if !in_private_netns("the_interface_chats_with_a_second_process_over_the_lan") {
+        return;
+    }
+    let _lan = Lan::new(2, false);
+    let root = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (
+        Account::new(root.path(), "alice"),
+        Account::new(root.path(), "bob"),
+    );
+    a.netns = Some("h1".into());
+    b.netns = Some("h2".into());
+    a.ok(&["init", "--name", "alice"]);
+    b.ok(&["init", "--name", "bob"]);
+    let (link_a, link_b) = (a.ok(&["link"]), b.ok(&["link"]));
+    a.ok(&["add", link_b.trim(), "--name", "bob"]);
+
+    // Alice in the interface, 100×30, in h1.
+    let command = format!(
+        "ip netns exec h1 {} --data-dir {} --password-file {} ui --lan --no-tor 2>{}",
+        quoted(Path::new(env!("CARGO_BIN_EXE_thicket"))),
+        quoted(&a.dir),
+        quoted(&a.password),
+        quoted(&root.path().join("alice.stderr")),
+    );
+    let tmux = Tmux::start(&root.path().join("tmux.sock"), &command, 100, 30);
+    let minute = Duration::from_secs(60);
+    let screen = tmux.wait_for(&["alice", "LAN: up", "No contacts yet."], minute);
+    eprintln!("{screen}");
+
+    // Bob on the command line in h2 adds Alice's link; they meet over the LAN.
+    let started = Instant::now();
+    let mut rb = b.start(&["--lan".as_ref(), "--no-tor".as_ref()]);
+    rb.say(&format!("add {} alice", link_a.trim()));
+    rb.expect("Added alice.", minute);
+    tmux.wait_for(&["  bob"], minute);
+    eprintln!("contact shown {:?} after bob started", started.elapsed());
+
+    // Open the conversation, type, send; it is delivered.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Message to bob"], minute);
+    let hello = "hello bob, typed in the interface";
+    tmux.type_text(hello);
+    tmux.keys(&["Enter"]);
+    rb.expect(&format!("New message from alice: {hello}"), minute);
+    let screen = tmux.wait_for(
+        &[
+            hello,
+            "[delivered]",
+            "connected over LAN",
+            "LAN: up, 1 near, 1 connected",
+        ],
+        minute,
+    );
+    eprintln!("{screen}");
+
+    // A reply appears in the open conversation.
+    let reply = "bob answers from the command line";
+    rb.say(&format!("send alice {reply}"));
+    rb.expect("A message to alice was delivered.", minute);
+    let screen = tmux.wait_for(&[reply], minute);
+    eprintln!(
+        "delivered both ways {:?} after bob started",
+        started.elapsed()
+    );
+    eprintln!("{screen}");
+
+    // A draft left on the line is not sent; the help opens and closes; q quits. (A
+    // pause after Escape, or the terminal reads Escape and the next key as one Alt key.)
+    let pause = || std::thread::sleep(Duration::from_millis(300));
+    tmux.type_text(&"x".repeat(40));
+    tmux.keys(&["Escape"]);
+    pause();
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["Keys"], minute);
+    tmux.keys(&["Escape"]);
+    pause();
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + minute;
+    while tmux.alive() {
+        assert!(
+            Instant::now() < deadline,
+            "q did not quit:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rb.quit();
+
+    // Both messages are in Alice's store, once each; the draft was not sent.
+    let history = a.ok(&["read", "bob"]);
+    assert_eq!(history.matches(hello).count(), 1, "{history}");
+    assert_eq!(history.matches(reply).count(), 1, "{history}");
+    assert!(!history.contains("xxxxxxxx"), "{history}");
+    assert!(history.contains("[delivered]"), "{history}");
+}
