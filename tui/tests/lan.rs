@@ -272,17 +272,9 @@ fn two_processes_add_each_other_and_chat_over_the_lan() {
             .unwrap(),
     );
 
-    let (mut a, mut b) = (
-        Account::new(root.path(), "alice"),
-        Account::new(root.path(), "bob"),
-    );
-    a.netns = Some("h1".into());
-    b.netns = Some("h2".into());
-    a.ok(&["init", "--name", "alice"]);
-    b.ok(&["init", "--name", "bob"]);
-    let (link_a, link_b) = (a.ok(&["link"]), b.ok(&["link"]));
-    a.ok(&["add", link_b.trim(), "--name", "bob"]);
-    b.ok(&["add", link_a.trim(), "--name", "alice"]);
+    let (a, b, link_a, link_b) = Account::alice_and_bob_in_netns(root.path());
+    a.ok(&["add", &link_b, "--name", "bob"]);
+    b.ok(&["add", &link_a, "--name", "alice"]);
 
     let args = ["--lan".as_ref(), "--no-tor".as_ref()];
     let started = Instant::now();
@@ -360,8 +352,8 @@ fn two_processes_add_each_other_and_chat_over_the_lan() {
         "bob",
         secret_a,
         secret_b,
-        link_a.trim(),
-        link_b.trim(),
+        link_a.as_str(),
+        link_b.as_str(),
     ] {
         assert!(
             !contains(&capture.to_ascii_lowercase(), needle.as_bytes()),

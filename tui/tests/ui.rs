@@ -122,16 +122,8 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     }
     let _lan = Lan::new(2, false);
     let root = tempfile::tempdir().unwrap();
-    let (mut a, mut b) = (
-        Account::new(root.path(), "alice"),
-        Account::new(root.path(), "bob"),
-    );
-    a.netns = Some("h1".into());
-    b.netns = Some("h2".into());
-    a.ok(&["init", "--name", "alice"]);
-    b.ok(&["init", "--name", "bob"]);
-    let (link_a, link_b) = (a.ok(&["link"]), b.ok(&["link"]));
-    a.ok(&["add", link_b.trim(), "--name", "bob"]);
+    let (a, b, link_a, link_b) = Account::alice_and_bob_in_netns(root.path());
+    a.ok(&["add", &link_b, "--name", "bob"]);
 
     // Alice in the interface, 100×30, in h1.
     let command = format!(
@@ -149,7 +141,7 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     // Bob on the command line in h2 adds Alice's link; they meet over the LAN.
     let started = Instant::now();
     let mut rb = b.start(&["--lan".as_ref(), "--no-tor".as_ref()]);
-    rb.say(&format!("add {} alice", link_a.trim()));
+    rb.say(&format!("add {} alice", link_a));
     rb.expect("Added alice.", minute);
     tmux.wait_for(&["  bob"], minute);
     eprintln!("contact shown {:?} after bob started", started.elapsed());

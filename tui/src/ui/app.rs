@@ -258,7 +258,10 @@ impl App {
             return Vec::new();
         }
         match key.code {
-            KeyCode::PageUp => return self.scroll_up(10),
+            KeyCode::PageUp => {
+                self.scroll_up(10);
+                return Vec::new();
+            }
             KeyCode::PageDown => {
                 self.scroll_down(10);
                 return Vec::new();
@@ -283,7 +286,7 @@ impl App {
             KeyCode::End | KeyCode::Char('G') => {
                 self.selected = self.contacts.len().saturating_sub(1);
             }
-            KeyCode::Char('u') => return self.scroll_up(10),
+            KeyCode::Char('u') => self.scroll_up(10),
             KeyCode::Char('d') => self.scroll_down(10),
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l' | 'i') => {
                 let Some(c) = self.selected_contact() else {
@@ -346,7 +349,7 @@ impl App {
             KeyCode::Right => c.cursor = c.right(),
             KeyCode::Home => c.cursor = c.line_start(),
             KeyCode::End => c.cursor = c.line_end(),
-            KeyCode::Up => return self.scroll_up(1),
+            KeyCode::Up => self.scroll_up(1),
             KeyCode::Down => self.scroll_down(1),
             _ => {}
         }
@@ -377,12 +380,10 @@ impl App {
         vec![Request::Send(contact, text)]
     }
 
-    fn scroll_up(&mut self, rows: usize) -> Vec<Request> {
-        let Some(c) = self.conversation.as_mut() else {
-            return Vec::new();
-        };
-        c.scroll = c.scroll.saturating_add(rows);
-        Vec::new()
+    fn scroll_up(&mut self, rows: usize) {
+        if let Some(c) = self.conversation.as_mut() {
+            c.scroll = c.scroll.saturating_add(rows);
+        }
     }
 
     fn scroll_down(&mut self, rows: usize) {

@@ -30,6 +30,17 @@ impl Account {
         }
     }
 
+    /// Alice in namespace `h1` and Bob in `h2`, with accounts made, and their links.
+    pub(crate) fn alice_and_bob_in_netns(root: &Path) -> (Account, Account, String, String) {
+        let (mut a, mut b) = (Account::new(root, "alice"), Account::new(root, "bob"));
+        a.netns = Some("h1".into());
+        b.netns = Some("h2".into());
+        a.ok(&["init", "--name", "alice"]);
+        b.ok(&["init", "--name", "bob"]);
+        let (link_a, link_b) = (a.ok(&["link"]), b.ok(&["link"]));
+        (a, b, link_a.trim().to_owned(), link_b.trim().to_owned())
+    }
+
     pub(crate) fn command(&self) -> Command {
         let exe = env!("CARGO_BIN_EXE_thicket");
         let mut cmd = match &self.netns {
