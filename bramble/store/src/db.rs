@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
 
 use bramble_proto::crypto::SecretKey;
 use rusqlite::{Connection, OpenFlags};
@@ -12,6 +14,8 @@ use crate::error::{Result, StoreError};
 /// Opens the database at `path` with the raw key `db_key` and checks that the key
 /// reads it. Writes nothing.
 pub(crate) fn open(path: &Path, db_key: &SecretKey, create: bool) -> Result<Connection> {
+    static READY: Once = Once::new();
+    READY.call_once(wait_for_sqlcipher);
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -36,6 +40,33 @@ pub(crate) fn open(path: &Path, db_key: &SecretKey, create: bool) -> Result<Conn
         other => other,
     })?;
     Ok(conn)
+}
+
+/// Waits until SQLCipher has finished initialising the library.
+///
+/// SQLite marks itself initialised before it runs SQLCipher's own initialisation, so a
+/// connection opened by a second thread in that window is refused its key ("sqlcipher
+/// not initialized"), which once failed a test that created two accounts at the same
+/// time. The first keyed open in the process waits here (other threads wait on the
+/// `Once`) until keying an in-memory database works. Anything else in the process that
+/// uses SQLite (arti's directory cache) starts only after an account is open.
+fn wait_for_sqlcipher() {
+    for _ in 0..1000 {
+        if sqlcipher_ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Still not ready after a second: the real open reports the error.
+}
+
+/// Whether SQLCipher accepts a key now.
+pub(crate) fn sqlcipher_ready() -> bool {
+    Connection::open_in_memory()
+        .and_then(|conn| {
+            conn.execute_batch("PRAGMA cipher_log_level = NONE; PRAGMA key = 'ready';")
+        })
+        .is_ok()
 }
 
 /// Settings for every connection, applied after the schema check.
