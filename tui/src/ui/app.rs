@@ -7,12 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bramble_engine::Event;
+use bramble_proto::ids::MessageId;
 use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN, TextError, check_text};
 use bramble_proto::time::Timestamp;
 use bramble_proto::transport::TransportId;
 use bramble_store::{ContactId, ConversationMessage};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use thicket_transport::Status;
+
+use super::view::Drawn;
 
 /// How many messages one page of a conversation holds.
 pub(crate) const PAGE: usize = 200;
@@ -44,7 +47,7 @@ pub(crate) enum Request {
     /// The latest page of a conversation, and mark it read.
     Open(ContactId),
     /// The page before the oldest message shown.
-    Older(ContactId, Timestamp, bramble_proto::ids::MessageId),
+    Older(ContactId, Timestamp, MessageId),
     /// Send a text.
     Send(ContactId, String),
     /// Stop.
@@ -92,8 +95,29 @@ pub(crate) struct Conversation {
     pub(crate) complete: bool,
     /// An older page was asked for and has not come.
     pub(crate) loading: bool,
-    /// How many rows the view is scrolled up from the newest.
-    pub(crate) scroll: usize,
+    /// Where the view is scrolled to, as of the last frame.
+    pub(crate) scroll: Scroll,
+    /// Rows still to scroll since the last frame, upwards positive: only the view knows
+    /// how many rows a message takes, so it resolves them into a new position.
+    pub(crate) pending: isize,
+}
+
+/// Where a conversation is scrolled to. Kept as a message and a row within it, not as
+/// rows from the newest, so that a frame costs what is on screen however far up it is,
+/// and so that a new message or an older page does not move what is being read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Scroll {
+    /// Following the newest message.
+    #[default]
+    Newest,
+    /// The bottom row on screen is a row of the message with this key (timestamp, id):
+    /// `below` of its rows are under the screen's bottom edge.
+    At {
+        /// The message's place in the conversation's order.
+        key: (Timestamp, MessageId),
+        /// Its rows below the screen.
+        below: usize,
+    },
 }
 
 /// The compose line: text, a cursor (a byte offset on a character boundary), and the
@@ -301,7 +325,8 @@ impl App {
                         messages: Vec::new(),
                         complete: false,
                         loading: true,
-                        scroll: 0,
+                        scroll: Scroll::Newest,
+                        pending: 0,
                     });
                     self.compose = Compose::default();
                 }
@@ -375,21 +400,41 @@ impl App {
         let text = text.to_owned();
         self.compose = Compose::default();
         if let Some(c) = self.conversation.as_mut() {
-            c.scroll = 0;
+            c.follow_newest();
         }
         vec![Request::Send(contact, text)]
     }
 
-    fn scroll_up(&mut self, rows: usize) {
+    pub(crate) fn scroll_up(&mut self, rows: usize) {
         if let Some(c) = self.conversation.as_mut() {
-            c.scroll = c.scroll.saturating_add(rows);
+            c.pending = c
+                .pending
+                .saturating_add(isize::try_from(rows).unwrap_or(isize::MAX));
         }
     }
 
-    fn scroll_down(&mut self, rows: usize) {
+    pub(crate) fn scroll_down(&mut self, rows: usize) {
         if let Some(c) = self.conversation.as_mut() {
-            c.scroll = c.scroll.saturating_sub(rows);
+            c.pending = c
+                .pending
+                .saturating_sub(isize::try_from(rows).unwrap_or(isize::MAX));
+            if c.scroll == Scroll::Newest {
+                c.pending = c.pending.max(0);
+            }
         }
+    }
+
+    /// Takes in what a frame found: where the conversation now is, and whether the
+    /// oldest loaded message came on screen (which asks for the page before it).
+    pub(crate) fn settle(&mut self, drawn: &Drawn) -> Vec<Request> {
+        if let (Some(position), Some(c)) = (drawn.scroll, self.conversation.as_mut()) {
+            c.scroll = position;
+            c.pending = 0;
+        }
+        if drawn.top_reached {
+            return self.reached_top();
+        }
+        Vec::new()
     }
 
     /// The view found the top of the loaded messages on screen: asks for the page
@@ -539,7 +584,7 @@ fn merge_latest(c: &mut Conversation, page: Vec<ConversationMessage>) {
     if !overlaps {
         c.complete = false;
         c.messages = page;
-        c.scroll = 0;
+        c.follow_newest();
         return;
     }
     for m in page {
@@ -550,6 +595,14 @@ fn merge_latest(c: &mut Conversation, page: Vec<ConversationMessage>) {
                 c.messages.insert(at, m);
             }
         }
+    }
+}
+
+impl Conversation {
+    /// Back to the newest message, dropping any scroll not yet drawn.
+    pub(crate) fn follow_newest(&mut self) {
+        self.scroll = Scroll::Newest;
+        self.pending = 0;
     }
 }
 

@@ -99,14 +99,7 @@ async fn main_loop(
         terminal
             .draw(|f| drawn = view::draw(app, f))
             .map_err(|e| format!("cannot draw: {e}"))?;
-        if let (Some(max), Some(c)) = (drawn.max_scroll, app.conversation.as_mut())
-            && c.complete
-        {
-            c.scroll = c.scroll.min(max);
-        }
-        if drawn.top_reached {
-            requests.extend(app.reached_top());
-        }
+        requests.extend(app.settle(&drawn));
         if app.ring {
             app.ring = false;
             let mut out = std::io::stdout();

@@ -11,7 +11,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use thicket_transport::Status;
 
-use super::app::{App, ContactRow, Focus, PAGE, Request, Update};
+use super::app::{App, ContactRow, Focus, PAGE, Request, Scroll, Update};
 use super::view::{self, Drawn, wrap, wrap_chars};
 
 /// 2025-12-01 09:30 UTC.
@@ -399,16 +399,23 @@ fn scrolling_up_loads_older_pages_once_and_stops_at_the_start() {
     app.update(Update::Latest(ContactId(1), page(1000)));
     let (_, drawn) = render(&app, 80, 24);
     assert!(!drawn.top_reached);
-    assert_eq!(drawn.max_scroll, None);
-    app.conversation.as_mut().unwrap().scroll = 10_000;
+    assert_eq!(drawn.scroll, Some(Scroll::Newest));
+    app.scroll_up(10_000);
     let (screen, drawn) = render(&app, 80, 24);
     assert!(drawn.top_reached);
     // 200 one-row messages (no day separator above them: older ones may share the
-    // day), 18 rows on screen.
-    assert_eq!(drawn.max_scroll, Some(PAGE - 18));
-    assert!(screen.contains("message 1000"), "{screen}");
+    // day), 18 rows on screen: no further up than message 1017 at the bottom.
     assert_eq!(
-        app.reached_top(),
+        drawn.scroll,
+        Some(Scroll::At {
+            key: (ts(T0 + 1017 * MINUTE), id(1017)),
+            below: 0
+        })
+    );
+    assert!(screen.contains("message 1000"), "{screen}");
+    assert!(screen.contains("182 newer messages"), "{screen}");
+    assert_eq!(
+        app.settle(&drawn),
         vec![Request::Older(
             ContactId(1),
             ts(T0 + 1000 * MINUTE),
@@ -418,6 +425,8 @@ fn scrolling_up_loads_older_pages_once_and_stops_at_the_start() {
     // Asked once until the answer comes.
     assert!(app.reached_top().is_empty());
     app.update(Update::Older(ContactId(1), page(800)));
+    // What was on screen stays on screen.
+    assert_eq!(render(&app, 80, 24).0, screen);
     assert_eq!(app.conversation.as_ref().unwrap().messages.len(), 2 * PAGE);
     assert_eq!(app.reached_top().len(), 1);
     // A short page is the start: no more requests.
@@ -492,4 +501,108 @@ fn wrapping() {
     assert_eq!(wrap("日本語のテキスト", 6, 6), ["日本語", "のテキ", "スト"]);
     assert_eq!(wrap_chars("abcdef", 4), ["abcd", "ef"]);
     assert_eq!(wrap_chars("ab\n", 4), ["ab", ""]);
+}
+
+/// Messages of one to several rows at 80 columns, over two days.
+fn long_conversation(n: u32) -> Vec<ConversationMessage> {
+    (0..n)
+        .map(|k| {
+            let text = format!("message {k} ").repeat(1 + (k as usize * 7) % 19);
+            let day = if k < n / 2 { 0 } else { 24 * 60 };
+            message(
+                k,
+                T0 + (day + u64::from(k)) * MINUTE,
+                k % 3 == 0,
+                &text,
+                None,
+            )
+        })
+        .collect()
+}
+
+fn long_app(n: u32) -> App {
+    let mut app = app();
+    app.key(key(KeyCode::Enter));
+    app.update(Update::Latest(ContactId(1), long_conversation(n)));
+    app
+}
+
+/// The conversation's rows at 80x24, without the contact list beside them.
+fn chat_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip(1)
+        .take(18)
+        .map(|l| l.chars().skip(25).take(54).collect())
+        .collect()
+}
+
+fn scroll_by(app: &mut App, rows: isize) -> (String, Drawn) {
+    if rows >= 0 {
+        app.scroll_up(rows.unsigned_abs());
+    } else {
+        app.scroll_down(rows.unsigned_abs());
+    }
+    let (screen, drawn) = render(app, 80, 24);
+    app.settle(&drawn);
+    (screen, drawn)
+}
+
+#[test]
+fn scrolling_in_steps_or_at_once_lands_on_the_same_rows_and_comes_back() {
+    let mut stepwise = long_app(60);
+    let mut at_once = long_app(60);
+    for app in [&mut stepwise, &mut at_once] {
+        if let Some(c) = app.conversation.as_mut() {
+            c.complete = true;
+        }
+    }
+    let newest = render(&stepwise, 80, 24).0;
+    let mut previous = newest.clone();
+    let mut moved = 0;
+    loop {
+        let (screen, drawn) = scroll_by(&mut stepwise, 1);
+        if screen == previous {
+            // The top: one more row up changes nothing.
+            assert!(drawn.top_reached);
+            break;
+        }
+        moved += 1;
+        // One row up: every row moved down by one.
+        let (now, before) = (chat_rows(&screen), chat_rows(&previous));
+        assert_eq!(now[1..], before[..17], "one row up from {moved}");
+        let (jumped, _) = scroll_by(&mut at_once, moved);
+        assert_eq!(chat_rows(&jumped), now, "{moved} rows at once");
+        scroll_by(&mut at_once, -moved);
+        previous = screen;
+    }
+    assert!(moved > 100, "scrolled {moved} rows");
+    assert!(previous.contains("message 0 "), "{previous}");
+    // All the way down again, in one go: back to following the newest.
+    let (screen, drawn) = scroll_by(&mut stepwise, -10 * moved);
+    assert_eq!(drawn.scroll, Some(Scroll::Newest));
+    assert_eq!(screen, newest);
+}
+
+#[test]
+fn a_new_message_does_not_move_what_is_being_read() {
+    let mut app = long_app(40);
+    let (before, _) = scroll_by(&mut app, 7);
+    assert!(before.contains("newer message"), "{before}");
+    let mut messages = long_conversation(40);
+    messages.push(message(
+        99,
+        T0 + 2 * 24 * 60 * MINUTE,
+        false,
+        "just now",
+        None,
+    ));
+    app.update(Update::Latest(ContactId(1), messages));
+    let (after, _) = render(&app, 80, 24);
+    assert_eq!(chat_rows(&after), chat_rows(&before));
+    assert!(!after.contains("just now"));
+    // Following the newest, it shows.
+    let (bottom, drawn) = scroll_by(&mut app, -1000);
+    assert_eq!(drawn.scroll, Some(Scroll::Newest));
+    assert!(bottom.contains("just now"), "{bottom}");
 }

@@ -11,7 +11,10 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use thicket_transport::Status;
 use unicode_width::UnicodeWidthChar;
 
-use super::app::{App, COUNTER_FROM, Focus, transport_name};
+use bramble_proto::ids::MessageId;
+use bramble_proto::time::Timestamp;
+
+use super::app::{App, COUNTER_FROM, Conversation, Focus, Scroll, transport_name};
 use crate::time;
 
 /// What drawing found out that the app needs to know.
@@ -19,9 +22,8 @@ use crate::time;
 pub(crate) struct Drawn {
     /// The oldest loaded message is on screen: time to load the page before it.
     pub(crate) top_reached: bool,
-    /// Once the oldest loaded message is on screen: the furthest the conversation can
-    /// scroll up with what is loaded.
-    pub(crate) max_scroll: Option<usize>,
+    /// Where the open conversation is scrolled to, with the rows asked for applied.
+    pub(crate) scroll: Option<Scroll>,
 }
 
 /// Every key, for the help overlay.
@@ -200,57 +202,29 @@ fn draw_conversation(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
     if width < 8 || height == 0 {
         return drawn;
     }
-    // Rows from the bottom up, until the screen and the scroll are covered.
-    let want = height.saturating_add(conv.scroll);
-    let mut rows: Vec<Line<'_>> = Vec::new();
-    let mut i = conv.messages.len();
-    while rows.len() < want && i > 0 {
-        i -= 1;
-        let m = &conv.messages[i];
-        let mut block_rows = message_rows(m, name, theme, width);
-        let older_day = i
-            .checked_sub(1)
-            .map(|j| time::day(conv.messages[j].timestamp));
-        let day = time::day(m.timestamp);
-        if older_day != Some(day) && (older_day.is_some() || conv.complete) {
-            block_rows.insert(0, separator(day, theme, width));
-        }
-        rows.extend(block_rows.into_iter().rev());
-    }
-    if i == 0 && rows.len() < want {
-        drawn.top_reached = true;
-        if conv.complete && conv.messages.is_empty() {
-            rows.push(Line::styled(
-                "No messages yet. Type below and press Enter.",
-                theme.dim(),
-            ));
-        }
-    }
-    if i == 0 && !conv.complete {
-        drawn.top_reached = true;
-    }
-    let scroll = if drawn.top_reached {
-        let max = rows.len().saturating_sub(height);
-        drawn.max_scroll = Some(max);
-        conv.scroll.min(max)
-    } else {
-        conv.scroll
+    let layout = Rows {
+        conv,
+        name,
+        theme,
+        width,
     };
-    let visible: Vec<Line<'_>> = rows
-        .into_iter()
-        .skip(scroll)
-        .take(height)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let (visible, scroll) = layout.screen(height, &mut drawn);
+    drawn.scroll = Some(scroll);
     // Bottom-aligned: short conversations sit above the compose line.
     let pad = height.saturating_sub(visible.len());
     let [_, body] =
         Layout::vertical([Constraint::Length(to_u16(pad)), Constraint::Min(0)]).areas(inner);
     frame.render_widget(Paragraph::new(visible), body);
-    if scroll > 0 {
-        let tag = format!(" ↓ {scroll} more ");
+    if let Scroll::At { key, .. } = scroll {
+        let newer = conv.messages.len()
+            - conv
+                .messages
+                .partition_point(|m| (m.timestamp, m.id) <= key);
+        let tag = match newer {
+            0 => String::from(" ↓ more "),
+            1 => String::from(" ↓ 1 newer message "),
+            n => format!(" ↓ {n} newer messages "),
+        };
         let w = to_u16(text_width(&tag));
         let at = Rect::new(
             (area.x + area.width).saturating_sub(w + 1),
@@ -261,6 +235,145 @@ fn draw_conversation(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         frame.render_widget(Paragraph::new(tag).style(theme.fg(Color::Yellow)), at);
     }
     drawn
+}
+
+/// Lays out a conversation's rows around a position, touching only the messages
+/// between where it was and what is on screen.
+struct Rows<'a> {
+    conv: &'a Conversation,
+    name: &'a str,
+    theme: &'a Theme,
+    width: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// Message `i`'s rows, top first: a day separator where the day changes (and above
+    /// the very first message), then the message.
+    fn block(&self, i: usize) -> Vec<Line<'a>> {
+        let messages = &self.conv.messages;
+        let m = &messages[i];
+        let mut rows = message_rows(m, self.name, self.theme, self.width);
+        let older_day = i.checked_sub(1).map(|j| time::day(messages[j].timestamp));
+        let day = time::day(m.timestamp);
+        if older_day != Some(day) && (older_day.is_some() || self.conv.complete) {
+            rows.insert(0, separator(day, self.theme, self.width));
+        }
+        rows
+    }
+
+    fn key(&self, i: usize) -> (Timestamp, MessageId) {
+        let m = &self.conv.messages[i];
+        (m.timestamp, m.id)
+    }
+
+    /// Where the bottom row is: a message and how many of its rows are below it.
+    fn start(&self) -> (usize, usize) {
+        let last = self.conv.messages.len() - 1;
+        match self.conv.scroll {
+            Scroll::Newest => (last, 0),
+            Scroll::At { key, below } => {
+                let i = self
+                    .conv
+                    .messages
+                    .partition_point(|m| (m.timestamp, m.id) < key)
+                    .min(last);
+                if self.key(i) == key {
+                    (i, below.min(self.block(i).len().saturating_sub(1)))
+                } else {
+                    // That message is gone: the next newer one, from its last row.
+                    (i, 0)
+                }
+            }
+        }
+    }
+
+    fn up(&self, (mut i, mut below): (usize, usize), mut rows: usize) -> (usize, usize) {
+        loop {
+            let room = self.block_max(i).saturating_sub(below);
+            if rows <= room {
+                return (i, below + rows);
+            }
+            if i == 0 {
+                return (0, below + room);
+            }
+            rows -= room + 1;
+            i -= 1;
+            below = 0;
+        }
+    }
+
+    fn block_max(&self, i: usize) -> usize {
+        self.block(i).len().saturating_sub(1)
+    }
+
+    fn down(&self, (mut i, mut below): (usize, usize), mut rows: usize) -> (usize, usize) {
+        let last = self.conv.messages.len() - 1;
+        loop {
+            if rows <= below {
+                return (i, below - rows);
+            }
+            if i == last {
+                return (last, 0);
+            }
+            rows -= below + 1;
+            i += 1;
+            below = self.block_max(i);
+        }
+    }
+
+    /// Up to `height` rows ending at the bottom row, bottom first, and whether the
+    /// oldest loaded message is among them.
+    fn above(&self, (i, below): (usize, usize), height: usize) -> (Vec<Line<'a>>, bool) {
+        let mut rows: Vec<Line<'a>> = self.block(i).into_iter().rev().skip(below).collect();
+        let mut j = i;
+        while rows.len() < height && j > 0 {
+            j -= 1;
+            rows.extend(self.block(j).into_iter().rev());
+        }
+        rows.truncate(height);
+        (rows, j == 0)
+    }
+
+    /// The rows on screen, top first, and the position they were drawn at.
+    fn screen(&self, height: usize, drawn: &mut Drawn) -> (Vec<Line<'a>>, Scroll) {
+        let conv = self.conv;
+        if conv.messages.is_empty() {
+            drawn.top_reached = true;
+            let mut rows = Vec::new();
+            if conv.complete {
+                rows.push(Line::styled(
+                    "No messages yet. Type below and press Enter.",
+                    self.theme.dim(),
+                ));
+            }
+            return (rows, Scroll::Newest);
+        }
+        let mut at = self.start();
+        let asked = conv.pending.unsigned_abs();
+        if conv.pending > 0 {
+            at = self.up(at, asked);
+        } else if conv.pending < 0 {
+            at = self.down(at, asked);
+        }
+        let (mut rows, mut top) = self.above(at, height);
+        if rows.len() < height && top {
+            // Above the oldest message: moved down until the screen is full, if it can be.
+            at = self.down(at, height - rows.len());
+            (rows, top) = self.above(at, height);
+        }
+        drawn.top_reached = top;
+        rows.reverse();
+        let last = conv.messages.len() - 1;
+        let scroll = if at == (last, 0) {
+            Scroll::Newest
+        } else {
+            Scroll::At {
+                key: self.key(at.0),
+                below: at.1,
+            }
+        };
+        (rows, scroll)
+    }
 }
 
 fn separator(day: i64, theme: &Theme, width: usize) -> Line<'static> {
