@@ -123,7 +123,6 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     let _lan = Lan::new(2, false);
     let root = tempfile::tempdir().unwrap();
     let (a, b, link_a, link_b) = Account::alice_and_bob_in_netns(root.path());
-    a.ok(&["add", &link_b, "--name", "bob"]);
 
     // Alice in the interface, 100×30, in h1.
     let command = format!(
@@ -137,6 +136,27 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     let minute = Duration::from_secs(60);
     let screen = tmux.wait_for(&["alice", "LAN: up", "No contacts yet."], minute);
     eprintln!("{screen}");
+    // A pause after Escape, or the terminal reads Escape and the next key as one Alt key.
+    let pause = || std::thread::sleep(Duration::from_millis(300));
+
+    // Alice adds Bob's link in the interface: her own link is shown to copy; a
+    // mistyped link is refused on its field and cleared; then the real one and a name.
+    tmux.keys(&["a"]);
+    tmux.wait_for(&["Add a contact", &link_a, "No links waiting."], minute);
+    tmux.type_text("thicket://nope");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["not a Thicket link"], minute);
+    tmux.keys(&["C-u"]);
+    tmux.type_text(&link_b);
+    tmux.keys(&["Enter"]);
+    tmux.type_text("bob");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["bob added", "waiting for them", "left"], minute);
+    eprintln!("{screen}");
+    assert!(!screen.contains("not a Thicket link"), "{screen}");
+    tmux.keys(&["Escape"]);
+    pause();
+    tmux.wait_for(&["No contacts yet."], minute);
 
     // Bob on the command line in h2 adds Alice's link; they meet over the LAN.
     let started = Instant::now();
@@ -175,9 +195,7 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     );
     eprintln!("{screen}");
 
-    // A draft left on the line is not sent; the help opens and closes; q quits. (A
-    // pause after Escape, or the terminal reads Escape and the next key as one Alt key.)
-    let pause = || std::thread::sleep(Duration::from_millis(300));
+    // A draft left on the line is not sent; the help opens and closes; q quits.
     tmux.type_text(&"x".repeat(40));
     tmux.keys(&["Escape"]);
     pause();

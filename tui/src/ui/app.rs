@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bramble_engine::Event;
+use bramble_engine::{Event, PendingInfo};
+use bramble_proto::contact::Link;
 use bramble_proto::ids::MessageId;
 use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN, TextError, check_text};
 use bramble_proto::time::Timestamp;
@@ -50,6 +51,12 @@ pub(crate) enum Request {
     Older(ContactId, Timestamp, MessageId),
     /// Send a text.
     Send(ContactId, String),
+    /// Our own link.
+    OwnLink,
+    /// The pending contacts.
+    Pending,
+    /// Add their link under a name.
+    AddLink(String, String),
     /// Stop.
     Quit,
 }
@@ -73,6 +80,46 @@ pub(crate) enum Update {
     Event(Event),
     /// The clock moved on.
     Tick(Timestamp),
+    /// Our own link, as text.
+    OwnLink(String),
+    /// The pending contacts.
+    Pending(Vec<PendingInfo>),
+    /// A link was added under this name.
+    Added(String),
+    /// A link was refused, because of the field named, for this reason.
+    AddFailed(AddField, String),
+}
+
+/// A field of the add-contact screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddField {
+    /// Their link.
+    Link,
+    /// The name we give them.
+    Name,
+}
+
+/// The add-contact screen: two single-line fields, each keeping its text and error.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AddContact {
+    /// Their link, as pasted.
+    pub(crate) link: Compose,
+    /// The name we give them.
+    pub(crate) name: Compose,
+    /// The name field has the cursor.
+    pub(crate) on_name: bool,
+    /// An add was asked for and has not been answered.
+    pub(crate) busy: bool,
+}
+
+impl AddContact {
+    fn field(&mut self) -> &mut Compose {
+        if self.on_name {
+            &mut self.name
+        } else {
+            &mut self.link
+        }
+    }
 }
 
 /// Where keys go.
@@ -196,6 +243,14 @@ pub(crate) struct App {
     pub(crate) nickname: String,
     /// The clock, as last ticked.
     pub(crate) now: Timestamp,
+    /// The add-contact screen is shown.
+    pub(crate) adding: bool,
+    /// What was typed there; kept when the screen closes.
+    pub(crate) add: AddContact,
+    /// Our link, once the engine gave it.
+    pub(crate) own_link: Option<String>,
+    /// Links added that have not become contacts.
+    pub(crate) pending: Vec<PendingInfo>,
 }
 
 impl App {
@@ -220,6 +275,10 @@ impl App {
             ring: false,
             nickname: nickname.to_owned(),
             now,
+            adding: false,
+            add: AddContact::default(),
+            own_link: None,
+            pending: Vec::new(),
         }
     }
 
@@ -240,6 +299,15 @@ impl App {
 
     /// Handles pasted text: on the compose line, whatever the focus.
     pub(crate) fn paste(&mut self, text: &str) -> Vec<Request> {
+        if self.adding {
+            // One line: a link copied with its line ending, or broken over lines by a
+            // chat program, still reads.
+            let kept: String = text.chars().filter(|c| !c.is_control()).collect();
+            let field = self.add.field();
+            field.insert(kept.trim());
+            field.error = None;
+            return Vec::new();
+        }
         if self.conversation.is_none() {
             self.notify("open a conversation first (Enter on a contact)");
             return Vec::new();
@@ -281,6 +349,9 @@ impl App {
             self.help = true;
             return Vec::new();
         }
+        if self.adding {
+            return self.add_key(key);
+        }
         match key.code {
             KeyCode::PageUp => {
                 self.scroll_up(10);
@@ -312,6 +383,14 @@ impl App {
             }
             KeyCode::Char('u') => self.scroll_up(10),
             KeyCode::Char('d') => self.scroll_down(10),
+            KeyCode::Char('a') => {
+                self.adding = true;
+                let mut out = vec![Request::Pending];
+                if self.own_link.is_none() {
+                    out.push(Request::OwnLink);
+                }
+                return out;
+            }
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l' | 'i') => {
                 let Some(c) = self.selected_contact() else {
                     self.notify("no contacts yet");
@@ -379,6 +458,85 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    fn add_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let add = &mut self.add;
+        match key.code {
+            KeyCode::Esc => self.adding = false,
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                add.on_name = !add.on_name;
+            }
+            // On the link field, Enter checks it and goes on to the name if it reads.
+            KeyCode::Enter if !add.on_name && check_link(&mut add.link) => add.on_name = true,
+            KeyCode::Enter if !add.on_name => {}
+            KeyCode::Enter => return self.submit_link(),
+            KeyCode::Char('u') if ctrl => {
+                let f = add.field();
+                f.text.clear();
+                f.cursor = 0;
+            }
+            KeyCode::Char(ch) if !ctrl => {
+                let mut b = [0u8; 4];
+                let f = add.field();
+                f.insert(ch.encode_utf8(&mut b));
+                f.error = None;
+            }
+            KeyCode::Backspace => {
+                let f = add.field();
+                let to = f.left();
+                f.text.replace_range(to..f.cursor, "");
+                f.cursor = to;
+                f.error = None;
+            }
+            KeyCode::Delete => {
+                let f = add.field();
+                let to = f.right();
+                f.text.replace_range(f.cursor..to, "");
+            }
+            KeyCode::Left => {
+                let f = add.field();
+                f.cursor = f.left();
+            }
+            KeyCode::Right => {
+                let f = add.field();
+                f.cursor = f.right();
+            }
+            KeyCode::Home => add.field().cursor = 0,
+            KeyCode::End => {
+                let f = add.field();
+                f.cursor = f.text.len();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Checks both fields and asks the engine to add the link; a field in error keeps
+    /// its text and takes the cursor.
+    fn submit_link(&mut self) -> Vec<Request> {
+        let add = &mut self.add;
+        if add.busy {
+            return Vec::new();
+        }
+        if !check_link(&mut add.link) {
+            add.on_name = false;
+            return Vec::new();
+        }
+        let name = add.name.text.trim();
+        if name.is_empty() {
+            add.name.error = Some(String::from(
+                "give them a name you will recognise; only you see it",
+            ));
+            add.on_name = true;
+            return Vec::new();
+        }
+        add.busy = true;
+        vec![Request::AddLink(
+            add.link.text.trim().to_owned(),
+            name.to_owned(),
+        )]
     }
 
     fn send(&mut self) -> Vec<Request> {
@@ -507,8 +665,26 @@ impl App {
                     self.connected.entry(contact).or_default().insert(transport);
                 }
             }
-            Update::Error(why) => self.notify(why),
+            Update::Error(why) => {
+                self.add.busy = false;
+                self.notify(why);
+            }
             Update::Event(e) => return self.event(e),
+            Update::OwnLink(link) => self.own_link = Some(link),
+            Update::Pending(list) => self.pending = list,
+            Update::Added(name) => {
+                self.add = AddContact::default();
+                self.notify(format!(
+                    "{name} added: you become contacts once they add your link and you meet"
+                ));
+                return vec![Request::Pending];
+            }
+            Update::AddFailed(field, why) => {
+                let add = &mut self.add;
+                add.busy = false;
+                add.on_name = field == AddField::Name;
+                add.field().error = Some(why);
+            }
         }
         Vec::new()
     }
@@ -537,7 +713,8 @@ impl App {
                     m.delivery = Some(state);
                 }
             }
-            Event::ContactAdded { .. } => return vec![Request::Contacts],
+            Event::ContactAdded { .. } => return vec![Request::Contacts, Request::Pending],
+            Event::PendingChanged { .. } => return vec![Request::Pending],
             Event::TransportStatus { transport, status } => {
                 if let Status::Down(why) = &status {
                     self.notify(format!("{}: {why}", transport_name(&transport)));
@@ -554,6 +731,24 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+}
+
+/// Whether the link field holds something that reads as a link; if not, says why on it.
+fn check_link(field: &mut Compose) -> bool {
+    let text = field.text.trim();
+    if text.is_empty() {
+        field.error = Some(String::from(
+            "paste their link here (they get theirs from their own add screen)",
+        ));
+        return false;
+    }
+    match Link::parse(text) {
+        Ok(_) => true,
+        Err(e) => {
+            field.error = Some(e.to_string());
+            false
+        }
     }
 }
 

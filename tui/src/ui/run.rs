@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{self, DisableBracketedPaste, EnableBracketedPast
 use ratatui::crossterm::execute;
 use tokio::sync::{broadcast, mpsc};
 
-use super::app::{App, ContactRow, PAGE, Request, Update};
+use super::app::{AddField, App, ContactRow, PAGE, Request, Update};
 use super::view;
 use crate::Failure;
 
@@ -178,6 +178,22 @@ async fn answer(engine: Engine, request: Request, tx: mpsc::UnboundedSender<Upda
                     ]
                 }
                 Err(e) => vec![Update::SendFailed(text, Failure::from(e).to_string())],
+            },
+            Request::OwnLink => vec![Update::OwnLink(engine.link().await?.to_string())],
+            Request::Pending => vec![Update::Pending(engine.pending().await?)],
+            Request::AddLink(link, name) => match engine.add_link(&link, &name).await {
+                Ok(_) => vec![Update::Added(name)],
+                Err(e) => {
+                    let field = match e {
+                        EngineError::Link(_)
+                        | EngineError::OwnLink
+                        | EngineError::BadLink
+                        | EngineError::AlreadyContact(_)
+                        | EngineError::AlreadyPending(_) => AddField::Link,
+                        _ => AddField::Name,
+                    };
+                    vec![Update::AddFailed(field, Failure::from(e).to_string())]
+                }
             },
             Request::Quit => Vec::new(),
         })

@@ -1,17 +1,18 @@
 //! Snapshots of every screen at 80×24 and 200×60, and what keys and updates do.
 
-use bramble_engine::Event;
+use bramble_engine::{Event, PendingInfo, PendingState};
+use bramble_proto::contact::Link;
 use bramble_proto::ids::MessageId;
 use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN};
 use bramble_proto::time::Timestamp;
 use bramble_proto::transport::TransportId;
-use bramble_store::{ContactId, ConversationMessage};
+use bramble_store::{ContactId, ConversationMessage, PendingContactId};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use thicket_transport::Status;
 
-use super::app::{App, ContactRow, Focus, PAGE, Request, Scroll, Update};
+use super::app::{AddField, App, ContactRow, Focus, PAGE, Request, Scroll, Update};
 use super::view::{self, Drawn, wrap, wrap_chars};
 
 /// 2025-12-01 09:30 UTC.
@@ -605,4 +606,173 @@ fn a_new_message_does_not_move_what_is_being_read() {
     let (bottom, drawn) = scroll_by(&mut app, -1000);
     assert_eq!(drawn.scroll, Some(Scroll::Newest));
     assert!(bottom.contains("just now"), "{bottom}");
+}
+
+const OUR_LINK: &str = "thicket://agckcmwl6dsediclld4nm4kcob27mhg5hmtl2vysc3jicj2a4f4akj2p";
+const THEIR_LINK: &str = "thicket://agyvvwfk32sktynavpcyytunwoylltx57nhylczkf5smh3xqwgytycnr";
+
+fn pending(app: &App, n: i64, alias: &str, state: PendingState, left_ms: u64) -> PendingInfo {
+    let now = app.now.as_millis();
+    PendingInfo {
+        id: PendingContactId(n),
+        alias: alias.to_owned(),
+        link: Link::parse(THEIR_LINK).unwrap(),
+        added_at: ts(now),
+        expires_at: ts(now + left_ms),
+        state,
+    }
+}
+
+fn adding() -> App {
+    let mut app = app();
+    let asked = app.key(key(KeyCode::Char('a')));
+    assert_eq!(asked, vec![Request::Pending, Request::OwnLink]);
+    app.update(Update::OwnLink(OUR_LINK.to_owned()));
+    app
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Request> {
+    app.key(key(code))
+}
+
+#[test]
+fn add_contact_screen() {
+    let mut app = adding();
+    let day = 24 * 60 * MINUTE;
+    let list = vec![
+        pending(
+            &app,
+            1,
+            "Robin",
+            PendingState::Waiting,
+            6 * day + 180 * MINUTE,
+        ),
+        pending(&app, 2, "Kim", PendingState::AwaitingInfo, 307 * MINUTE),
+        pending(
+            &app,
+            3,
+            "Ash",
+            PendingState::Completed(ContactId(9)),
+            4 * MINUTE,
+        ),
+    ];
+    app.update(Update::Pending(list));
+    typed(&mut app, "thicket://not-a-link");
+    press(&mut app, KeyCode::Enter);
+    snapshots("add_contact", &app);
+}
+
+#[test]
+fn add_contact_screen_empty_with_help() {
+    let mut app = adding();
+    snapshots("add_contact_empty", &app);
+    press(&mut app, KeyCode::F(1));
+    snapshots("add_contact_help", &app);
+}
+
+#[test]
+fn bad_input_on_the_add_screen_is_said_where_it_is_and_nothing_typed_is_lost() {
+    let mut app = adding();
+    // Nothing pasted.
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(
+        app.add
+            .link
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("paste their link")
+    );
+    // Not a link: the parser's reason, the text kept, the cursor stays.
+    typed(
+        &mut app,
+        "thicket://agyvvwfk32sktynavpcyytunwoylltx57nhylczkf5smh3xqwgytycnX",
+    );
+    assert!(app.add.link.error.is_none(), "typing clears the error");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.add.link.error.is_some());
+    assert!(!app.add.on_name);
+    assert!(app.add.link.text.ends_with("cnX"));
+    // Fixed by hand: Enter goes on to the name.
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "r");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.add.on_name);
+    // No name (blanks are none).
+    typed(&mut app, "   ");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.add.name.error.as_deref().unwrap().contains("name"));
+    assert_eq!(app.add.name.text, "   ");
+    press(&mut app, KeyCode::Home);
+    typed(&mut app, "Bob");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        vec![Request::AddLink(THEIR_LINK.to_owned(), "Bob".to_owned())]
+    );
+    // Asked once until answered.
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    // The engine refuses it: its reason on the field it is about, both texts kept.
+    app.update(Update::AddFailed(
+        AddField::Link,
+        "this link was already added, as Bobby".to_owned(),
+    ));
+    assert!(!app.add.on_name);
+    assert_eq!(app.add.link.text, THEIR_LINK);
+    assert_eq!(app.add.name.text, "Bob   ");
+    let (screen, _) = render(&app, 80, 24);
+    assert!(screen.contains("already added, as Bobby"), "{screen}");
+    // Esc closes, and coming back finds the fields as they were.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.adding);
+    assert!(press(&mut app, KeyCode::Char('a')).contains(&Request::Pending));
+    assert_eq!(app.add.link.text, THEIR_LINK);
+    // Accepted: the fields empty, the list asked for again.
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(press(&mut app, KeyCode::Enter).len(), 1);
+    assert_eq!(
+        app.update(Update::Added("Bob".to_owned())),
+        vec![Request::Pending]
+    );
+    assert!(app.add.link.text.is_empty() && app.add.name.text.is_empty());
+    assert!(app.notice.as_ref().unwrap().0.contains("Bob added"));
+}
+
+#[test]
+fn a_pasted_link_is_one_line_whatever_came_with_it() {
+    let mut app = adding();
+    app.paste(&format!(
+        "  {}\r\n{}\n",
+        &THEIR_LINK[..30],
+        &THEIR_LINK[30..]
+    ));
+    assert_eq!(app.add.link.text, THEIR_LINK);
+    assert_eq!(press(&mut app, KeyCode::Enter), Vec::new());
+    assert!(app.add.on_name, "{:?}", app.add.link.error);
+    app.paste("Sam\n");
+    assert_eq!(app.add.name.text, "Sam");
+    // Nothing went to the compose line.
+    assert!(app.compose.text.is_empty());
+}
+
+#[test]
+fn pending_contacts_are_asked_for_again_when_they_change() {
+    let mut app = adding();
+    let asked = app.update(Update::Event(Event::PendingChanged {
+        pending: PendingContactId(1),
+        state: PendingState::AwaitingInfo,
+    }));
+    assert_eq!(asked, vec![Request::Pending]);
+}
+
+#[test]
+fn time_left_reads_at_a_glance() {
+    let now = ts(T0);
+    let at = |ms: u64| view::time_left(now, ts(T0 + ms));
+    assert_eq!(at(0), "expired");
+    assert_eq!(at(1), "1m left");
+    assert_eq!(at(59 * MINUTE), "59m left");
+    assert_eq!(at(61 * MINUTE), "1h 1m left");
+    assert_eq!(at(24 * 60 * MINUTE), "1d 0h left");
+    assert_eq!(at(7 * 24 * 60 * MINUTE - 1), "6d 23h left");
+    assert_eq!(view::time_left(ts(T0 + MINUTE), ts(T0)), "expired");
 }

@@ -11,10 +11,11 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use thicket_transport::Status;
 use unicode_width::UnicodeWidthChar;
 
+use bramble_engine::PendingState;
 use bramble_proto::ids::MessageId;
 use bramble_proto::time::Timestamp;
 
-use super::app::{App, COUNTER_FROM, Conversation, Focus, Scroll, transport_name};
+use super::app::{App, COUNTER_FROM, Compose, Conversation, Focus, Scroll, transport_name};
 use crate::time;
 
 /// What drawing found out that the app needs to know.
@@ -39,6 +40,8 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ (typing)", "scroll one line"),
     ("PgUp PgDn  u d", "scroll the conversation"),
     ("Esc", "back to the contact list"),
+    ("a", "add a contact (your link, theirs)"),
+    ("Tab (adding)", "the other field"),
     ("? F1", "this help"),
     ("q  Ctrl+C", "quit"),
 ];
@@ -78,6 +81,16 @@ pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
         Constraint::Length(1),
     ])
     .areas(area);
+    if app.adding {
+        let [screen, status] =
+            Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+        draw_add(app, &theme, frame, screen);
+        draw_status(app, &theme, frame, status);
+        if app.help {
+            draw_help(&theme, frame, area);
+        }
+        return Drawn::default();
+    }
     let list_width = if area.width >= 120 { 32 } else { 24 };
     let [list, chat] =
         Layout::horizontal([Constraint::Length(list_width), Constraint::Min(10)]).areas(main);
@@ -168,9 +181,9 @@ fn draw_conversation(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect
         frame.render_widget(block, area);
         let text = if app.contacts.is_empty() {
             vec![
-                Line::from("To add someone, swap links with them over any channel:"),
-                Line::from("`thicket link` prints yours; `thicket add LINK --name NAME`"),
-                Line::from("adds theirs. You become contacts when you next meet."),
+                Line::from("To add someone, press a: send them your link over any"),
+                Line::from("channel and paste theirs. You become contacts once you"),
+                Line::from("have both added each other and next meet."),
             ]
         } else {
             vec![Line::from("Choose a contact and press Enter.")]
@@ -556,6 +569,132 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     frame.render_widget(Paragraph::new(left), l);
     frame.render_widget(Paragraph::new(Line::from(right)), r);
+}
+
+fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let block = Block::bordered()
+        .title(" Add a contact ")
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    if width < 8 || inner.height == 0 {
+        return;
+    }
+    let add = &app.add;
+    let mut lines: Vec<Line<'_>> = vec![Line::styled(
+        "Your link: send it to them over any channel (select it to copy).",
+        theme.dim(),
+    )];
+    match &app.own_link {
+        Some(link) => lines.extend(
+            wrap_chars(link, width)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.fg(Color::Yellow))),
+        ),
+        None => lines.push(Line::styled("…", theme.dim())),
+    }
+    lines.push(Line::raw(""));
+    let mut cursor = None;
+    for (label, field, on) in [
+        ("Their link:", &add.link, !add.on_name),
+        ("Name for them (only you see it):", &add.name, add.on_name),
+    ] {
+        lines.push(Line::from(label));
+        let (shown, col) = field_view(field, width.saturating_sub(2));
+        if on {
+            cursor = Some((lines.len(), col + 2));
+        }
+        let marker = if on { "› " } else { "  " };
+        lines.push(Line::from(vec![
+            Span::styled(marker, theme.fg(Color::Cyan)),
+            Span::raw(shown),
+        ]));
+        if let Some(e) = &field.error {
+            lines.extend(
+                wrap(e, width.saturating_sub(2), width.saturating_sub(2))
+                    .into_iter()
+                    .map(|l| Line::styled(format!("  {l}"), theme.error())),
+            );
+        }
+    }
+    let hint = if add.busy {
+        "Adding…"
+    } else {
+        "Enter: next / add · Tab: other field · Esc: back"
+    };
+    lines.push(Line::styled(hint, theme.dim()));
+    lines.push(Line::raw(""));
+    if app.pending.is_empty() {
+        lines.push(Line::styled("No links waiting.", theme.dim()));
+    } else {
+        lines.push(Line::from(
+            "Waiting: a link becomes a contact when you both added each other and meet",
+        ));
+        for p in &app.pending {
+            let (state, style) = match &p.state {
+                PendingState::Waiting => ("waiting for them", theme.fg(Color::Yellow)),
+                PendingState::AwaitingInfo => ("connecting", theme.fg(Color::Cyan)),
+                PendingState::Completed(_) => ("added", theme.fg(Color::Green)),
+                PendingState::Expired => ("expired", theme.error()),
+            };
+            let left = time_left(app.now, p.expires_at);
+            let name_width = width.saturating_sub(20 + left.len() + 2).clamp(1, 32);
+            let name = fit(&p.alias, name_width);
+            let pad = name_width.saturating_sub(text_width(&name));
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {name}{} ", " ".repeat(pad))),
+                Span::styled(format!("{state:<18}"), style),
+                Span::styled(left, theme.dim()),
+            ]));
+        }
+    }
+    let rows = usize::from(inner.height);
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some((row, col)) = cursor.filter(|(row, _)| *row < rows) {
+        frame.set_cursor_position(Position::new(
+            inner.x + to_u16(col).min(inner.width.saturating_sub(1)),
+            inner.y + to_u16(row),
+        ));
+    }
+}
+
+/// A single-line field's text as it fits in `width` columns with the cursor in view,
+/// and the cursor's column.
+fn field_view(field: &Compose, width: usize) -> (String, usize) {
+    let before = &field.text[..field.cursor];
+    let mut skip = 0;
+    let mut col = text_width(before);
+    let mut chars = before.chars();
+    while col >= width.max(1) {
+        let Some(c) = chars.next() else { break };
+        col -= c.width().unwrap_or(1);
+        skip += c.len_utf8();
+    }
+    let mut shown = String::new();
+    let mut w = 0;
+    for c in field.text[skip..].chars() {
+        let cw = c.width().unwrap_or(1);
+        if w + cw > width {
+            break;
+        }
+        shown.push(c);
+        w += cw;
+    }
+    (shown, col)
+}
+
+/// How long until `expires`, roughly: days and hours, hours and minutes, or minutes.
+pub(crate) fn time_left(now: Timestamp, expires: Timestamp) -> String {
+    let ms = expires.as_millis().saturating_sub(now.as_millis());
+    let minutes = ms / 60_000;
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        _ if ms == 0 => String::from("expired"),
+        (0, 0) => format!("{}m left", mins.max(1)),
+        (0, h) => format!("{h}h {mins}m left"),
+        (d, h) => format!("{d}d {h}h left"),
+    }
 }
 
 fn draw_help(theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
