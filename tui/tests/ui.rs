@@ -195,10 +195,37 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     );
     eprintln!("{screen}");
 
-    // A draft left on the line is not sent; the help opens and closes; q quits.
+    // A draft left on the line is not sent.
     tmux.type_text(&"x".repeat(40));
     tmux.keys(&["Escape"]);
     pause();
+
+    // Verifying: Alice's interface shows the safety number Bob's Thicket shows, and
+    // marking it puts ✓ on the contact.
+    rb.quit();
+    let bob_says = b.ok(&["verify", "alice"]);
+    let groups: Vec<&str> = bob_says
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    assert_eq!(groups.len(), 12, "{bob_says}");
+    tmux.keys(&["v"]);
+    let rows = [
+        groups[..4].join(" "),
+        groups[4..8].join(" "),
+        groups[8..].join(" "),
+    ];
+    let screen = tmux.wait_for(&["Verify bob", &rows[0], &rows[1], &rows[2]], minute);
+    eprintln!("{screen}");
+    tmux.keys(&["m"]);
+    tmux.wait_for(&["✓ bob is verified"], minute);
+    tmux.keys(&["Escape"]);
+    pause();
+    tmux.wait_for(&["✓ bob", "Message to bob"], minute);
+
+    // The help opens and closes; q quits.
     tmux.keys(&["?"]);
     tmux.wait_for(&["Keys"], minute);
     tmux.keys(&["Escape"]);
@@ -213,7 +240,6 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    rb.quit();
 
     // Both messages are in Alice's store, once each; the draft was not sent.
     let history = a.ok(&["read", "bob"]);
@@ -221,4 +247,9 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     assert_eq!(history.matches(reply).count(), 1, "{history}");
     assert!(!history.contains("xxxxxxxx"), "{history}");
     assert!(history.contains("[delivered]"), "{history}");
+    let contacts = a.ok(&["contacts"]);
+    assert!(
+        contacts.contains("verified") && !contacts.contains("not verified"),
+        "{contacts}"
+    );
 }

@@ -57,6 +57,10 @@ pub(crate) enum Request {
     Pending,
     /// Add their link under a name.
     AddLink(String, String),
+    /// The safety number of us and a contact.
+    SafetyNumber(ContactId),
+    /// Mark a contact verified, or not.
+    SetVerified(ContactId, bool),
     /// Stop.
     Quit,
 }
@@ -88,6 +92,19 @@ pub(crate) enum Update {
     Added(String),
     /// A link was refused, because of the field named, for this reason.
     AddFailed(AddField, String),
+    /// The safety number of us and a contact, as digits.
+    SafetyNumber(ContactId, String),
+    /// A contact was marked verified, or not.
+    Verified(ContactId, bool),
+}
+
+/// The verify screen: a contact and, once the engine gave it, our safety number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Verify {
+    /// Whom.
+    pub(crate) contact: ContactId,
+    /// Twelve groups of five digits.
+    pub(crate) number: Option<String>,
 }
 
 /// A field of the add-contact screen.
@@ -251,6 +268,8 @@ pub(crate) struct App {
     pub(crate) own_link: Option<String>,
     /// Links added that have not become contacts.
     pub(crate) pending: Vec<PendingInfo>,
+    /// The verify screen, when shown.
+    pub(crate) verifying: Option<Verify>,
 }
 
 impl App {
@@ -279,6 +298,7 @@ impl App {
             add: AddContact::default(),
             own_link: None,
             pending: Vec::new(),
+            verifying: None,
         }
     }
 
@@ -352,6 +372,9 @@ impl App {
         if self.adding {
             return self.add_key(key);
         }
+        if self.verifying.is_some() {
+            return self.verify_key(key);
+        }
         match key.code {
             KeyCode::PageUp => {
                 self.scroll_up(10);
@@ -383,6 +406,18 @@ impl App {
             }
             KeyCode::Char('u') => self.scroll_up(10),
             KeyCode::Char('d') => self.scroll_down(10),
+            KeyCode::Char('v') => {
+                let Some(c) = self.selected_contact() else {
+                    self.notify("no contacts yet");
+                    return Vec::new();
+                };
+                let contact = c.id;
+                self.verifying = Some(Verify {
+                    contact,
+                    number: None,
+                });
+                return vec![Request::SafetyNumber(contact)];
+            }
             KeyCode::Char('a') => {
                 self.adding = true;
                 let mut out = vec![Request::Pending];
@@ -511,6 +546,28 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    fn verify_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let Some(v) = self.verifying.as_ref() else {
+            return Vec::new();
+        };
+        let contact = v.contact;
+        let known = v.number.is_some();
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.verifying = None,
+            // Only once the number is on screen: marking what was never shown means nothing.
+            KeyCode::Char('m') if known => return vec![Request::SetVerified(contact, true)],
+            KeyCode::Char('u') if known => return vec![Request::SetVerified(contact, false)],
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The contact on the verify screen.
+    pub(crate) fn verify_contact(&self) -> Option<&ContactRow> {
+        let id = self.verifying.as_ref()?.contact;
+        self.contacts.iter().find(|c| c.id == id)
     }
 
     /// Checks both fields and asks the engine to add the link; a field in error keeps
@@ -678,6 +735,24 @@ impl App {
                     "{name} added: you become contacts once they add your link and you meet"
                 ));
                 return vec![Request::Pending];
+            }
+            Update::SafetyNumber(contact, number) => {
+                if let Some(v) = self.verifying.as_mut().filter(|v| v.contact == contact) {
+                    v.number = Some(number);
+                }
+            }
+            Update::Verified(contact, verified) => {
+                let name = self.contacts.iter_mut().find(|c| c.id == contact).map(|c| {
+                    c.verified = verified;
+                    c.name.clone()
+                });
+                let name = name.unwrap_or_else(|| String::from("the contact"));
+                self.notify(if verified {
+                    format!("{name} is verified")
+                } else {
+                    format!("{name} is no longer verified")
+                });
+                return vec![Request::Contacts];
             }
             Update::AddFailed(field, why) => {
                 let add = &mut self.add;

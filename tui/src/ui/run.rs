@@ -195,6 +195,14 @@ async fn answer(engine: Engine, request: Request, tx: mpsc::UnboundedSender<Upda
                     vec![Update::AddFailed(field, Failure::from(e).to_string())]
                 }
             },
+            Request::SafetyNumber(contact) => {
+                let number = engine.safety_number(contact).await?;
+                vec![Update::SafetyNumber(contact, number.to_digits())]
+            }
+            Request::SetVerified(contact, verified) => {
+                engine.set_verified(contact, verified).await?;
+                vec![Update::Verified(contact, verified)]
+            }
             Request::Quit => Vec::new(),
         })
     }

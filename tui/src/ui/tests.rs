@@ -776,3 +776,56 @@ fn time_left_reads_at_a_glance() {
     assert_eq!(at(7 * 24 * 60 * MINUTE - 1), "6d 23h left");
     assert_eq!(view::time_left(ts(T0 + MINUTE), ts(T0)), "expired");
 }
+
+const NUMBER: &str = "12345 67890 13579 24680 11111 22222 33333 44444 55555 66666 77777 88888";
+
+#[test]
+fn verify_screen() {
+    let mut app = app();
+    // Robin, the second contact, is not verified.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(
+        press(&mut app, KeyCode::Char('v')),
+        vec![Request::SafetyNumber(ContactId(2))]
+    );
+    snapshots("verify_waiting", &app);
+    app.update(Update::SafetyNumber(ContactId(2), NUMBER.to_owned()));
+    snapshots("verify", &app);
+    app.update(Update::Verified(ContactId(2), true));
+    snapshots("verify_done", &app);
+}
+
+#[test]
+fn a_contact_is_marked_verified_only_once_the_number_is_shown() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('v'));
+    // The number has not come: nothing to have compared.
+    assert!(press(&mut app, KeyCode::Char('m')).is_empty());
+    // A number for another contact is not this one's.
+    app.update(Update::SafetyNumber(ContactId(1), NUMBER.to_owned()));
+    assert!(press(&mut app, KeyCode::Char('m')).is_empty());
+    app.update(Update::SafetyNumber(ContactId(2), NUMBER.to_owned()));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('m')),
+        vec![Request::SetVerified(ContactId(2), true)]
+    );
+    assert_eq!(
+        app.update(Update::Verified(ContactId(2), true)),
+        vec![Request::Contacts]
+    );
+    assert!(app.contacts[1].verified);
+    assert!(app.notice.as_ref().unwrap().0.contains("Robin is verified"));
+    // Marked everywhere: the list shows it once the screen closes.
+    press(&mut app, KeyCode::Esc);
+    assert!(app.verifying.is_none());
+    let (screen, _) = render(&app, 80, 24);
+    assert!(screen.contains("✓ Robin"), "{screen}");
+    // And it can be taken back.
+    press(&mut app, KeyCode::Char('v'));
+    app.update(Update::SafetyNumber(ContactId(2), NUMBER.to_owned()));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('u')),
+        vec![Request::SetVerified(ContactId(2), false)]
+    );
+}

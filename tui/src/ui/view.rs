@@ -41,6 +41,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("PgUp PgDn  u d", "scroll the conversation"),
     ("Esc", "back to the contact list"),
     ("a", "add a contact (your link, theirs)"),
+    ("v", "verify the contact (safety number)"),
     ("Tab (adding)", "the other field"),
     ("? F1", "this help"),
     ("q  Ctrl+C", "quit"),
@@ -81,10 +82,14 @@ pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
         Constraint::Length(1),
     ])
     .areas(area);
-    if app.adding {
+    if app.adding || app.verifying.is_some() {
         let [screen, status] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-        draw_add(app, &theme, frame, screen);
+        if app.adding {
+            draw_add(app, &theme, frame, screen);
+        } else {
+            draw_verify(app, &theme, frame, screen);
+        }
         draw_status(app, &theme, frame, status);
         if app.help {
             draw_help(&theme, frame, area);
@@ -657,6 +662,69 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             inner.y + to_u16(row),
         ));
     }
+}
+
+fn draw_verify(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let contact = app.verify_contact();
+    let name = contact.map_or("?", |c| c.name.as_str());
+    let verified = contact.is_some_and(|c| c.verified);
+    let block = Block::bordered()
+        .title(format!(" Verify {name} "))
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    if width < 8 || inner.height == 0 {
+        return;
+    }
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let intro = format!(
+        "Compare this safety number with the one {name}'s Thicket shows, side by side in \
+         person or read out on a call you trust. You both see the same number."
+    );
+    lines.extend(wrap(&intro, width, width).into_iter().map(Line::from));
+    lines.push(Line::raw(""));
+    match app.verifying.as_ref().and_then(|v| v.number.as_deref()) {
+        Some(number) => {
+            let groups: Vec<&str> = number.split(' ').collect();
+            // Four groups a row (three rows) where it fits, else two.
+            let per_row = if width >= 4 * 6 + 2 { 4 } else { 2 };
+            for row in groups.chunks(per_row) {
+                let text = row.join(" ");
+                let pad = width.saturating_sub(text.len()) / 2;
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(text, theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                ]));
+            }
+        }
+        None => lines.push(Line::styled("…", theme.dim())),
+    }
+    lines.push(Line::raw(""));
+    if verified {
+        lines.push(Line::styled(
+            format!("✓ {name} is verified."),
+            theme.fg(Color::Green),
+        ));
+        lines.push(Line::styled(
+            "u: no longer verified · Esc: back",
+            theme.dim(),
+        ));
+    } else {
+        lines.push(Line::from(format!("{name} is not verified.")));
+        lines.push(Line::styled(
+            "m: the numbers match, mark verified · Esc: back",
+            theme.dim(),
+        ));
+        let warning = "If they differ, do not mark it: someone may stand between you. Add \
+                       each other again over a channel you trust.";
+        lines.extend(
+            wrap(warning, width, width)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.dim())),
+        );
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// A single-line field's text as it fits in `width` columns with the cursor in view,
