@@ -317,7 +317,8 @@ impl App {
         self.notice = Some((text.into(), self.now.as_millis().saturating_add(NOTICE_MS)));
     }
 
-    /// Handles pasted text: on the compose line, whatever the focus.
+    /// Handles pasted text: into the add screen's current field when it is shown, else on
+    /// the compose line, whatever the focus.
     pub(crate) fn paste(&mut self, text: &str) -> Vec<Request> {
         if self.adding {
             // One line: a link copied with its line ending, or broken over lines by a
