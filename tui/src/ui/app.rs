@@ -197,6 +197,41 @@ pub(crate) struct Compose {
 }
 
 impl Compose {
+    /// The editing keys every text field shares: typing, deleting, moving, and the
+    /// Ctrl+A / Ctrl+E / Ctrl+U line keys.
+    fn edit(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('a') if ctrl => self.cursor = self.line_start(),
+            KeyCode::Char('e') if ctrl => self.cursor = self.line_end(),
+            KeyCode::Char('u') if ctrl => {
+                let start = self.line_start();
+                self.text.replace_range(start..self.cursor, "");
+                self.cursor = start;
+            }
+            KeyCode::Char(ch) if !ctrl => {
+                let mut b = [0u8; 4];
+                self.insert(ch.encode_utf8(&mut b));
+                self.error = None;
+            }
+            KeyCode::Backspace => {
+                let to = self.left();
+                self.text.replace_range(to..self.cursor, "");
+                self.cursor = to;
+                self.error = None;
+            }
+            KeyCode::Delete => {
+                let to = self.right();
+                self.text.replace_range(self.cursor..to, "");
+            }
+            KeyCode::Left => self.cursor = self.left(),
+            KeyCode::Right => self.cursor = self.right(),
+            KeyCode::Home => self.cursor = self.line_start(),
+            KeyCode::End => self.cursor = self.line_end(),
+            _ => {}
+        }
+    }
+
     fn insert(&mut self, s: &str) {
         self.text.insert_str(self.cursor, s);
         self.cursor += s.len();
@@ -453,51 +488,22 @@ impl App {
     }
 
     fn compose_key(&mut self, key: KeyEvent) -> Vec<Request> {
-        let c = &mut self.compose;
         let alt = key.modifiers.contains(KeyModifiers::ALT);
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => self.focus = Focus::Contacts,
             KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
-                c.insert("\n");
+                self.compose.insert("\n");
             }
             KeyCode::Enter => return self.send(),
-            KeyCode::Char('a') if ctrl => c.cursor = c.line_start(),
-            KeyCode::Char('e') if ctrl => c.cursor = c.line_end(),
-            KeyCode::Char('u') if ctrl => {
-                let start = c.line_start();
-                c.text.replace_range(start..c.cursor, "");
-                c.cursor = start;
-            }
-            KeyCode::Char(ch) if !ctrl => {
-                let mut b = [0u8; 4];
-                c.insert(ch.encode_utf8(&mut b));
-                c.error = None;
-            }
-            KeyCode::Tab => c.insert("\t"),
-            KeyCode::Backspace => {
-                let to = c.left();
-                c.text.replace_range(to..c.cursor, "");
-                c.cursor = to;
-                c.error = None;
-            }
-            KeyCode::Delete => {
-                let to = c.right();
-                c.text.replace_range(c.cursor..to, "");
-            }
-            KeyCode::Left => c.cursor = c.left(),
-            KeyCode::Right => c.cursor = c.right(),
-            KeyCode::Home => c.cursor = c.line_start(),
-            KeyCode::End => c.cursor = c.line_end(),
+            KeyCode::Tab => self.compose.insert("\t"),
             KeyCode::Up => self.scroll_up(1),
             KeyCode::Down => self.scroll_down(1),
-            _ => {}
+            _ => self.compose.edit(key),
         }
         Vec::new()
     }
 
     fn add_key(&mut self, key: KeyEvent) -> Vec<Request> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let add = &mut self.add;
         match key.code {
             KeyCode::Esc => self.adding = false,
@@ -508,43 +514,7 @@ impl App {
             KeyCode::Enter if !add.on_name && check_link(&mut add.link) => add.on_name = true,
             KeyCode::Enter if !add.on_name => {}
             KeyCode::Enter => return self.submit_link(),
-            KeyCode::Char('u') if ctrl => {
-                let f = add.field();
-                f.text.clear();
-                f.cursor = 0;
-            }
-            KeyCode::Char(ch) if !ctrl => {
-                let mut b = [0u8; 4];
-                let f = add.field();
-                f.insert(ch.encode_utf8(&mut b));
-                f.error = None;
-            }
-            KeyCode::Backspace => {
-                let f = add.field();
-                let to = f.left();
-                f.text.replace_range(to..f.cursor, "");
-                f.cursor = to;
-                f.error = None;
-            }
-            KeyCode::Delete => {
-                let f = add.field();
-                let to = f.right();
-                f.text.replace_range(f.cursor..to, "");
-            }
-            KeyCode::Left => {
-                let f = add.field();
-                f.cursor = f.left();
-            }
-            KeyCode::Right => {
-                let f = add.field();
-                f.cursor = f.right();
-            }
-            KeyCode::Home => add.field().cursor = 0,
-            KeyCode::End => {
-                let f = add.field();
-                f.cursor = f.text.len();
-            }
-            _ => {}
+            _ => add.field().edit(key),
         }
         Vec::new()
     }

@@ -296,7 +296,7 @@ impl<'a> Rows<'a> {
                     .partition_point(|m| (m.timestamp, m.id) < key)
                     .min(last);
                 if self.key(i) == key {
-                    (i, below.min(self.block(i).len().saturating_sub(1)))
+                    (i, below.min(self.block_max(i)))
                 } else {
                     // That message is gone: the next newer one, from its last row.
                     (i, 0)
@@ -576,16 +576,22 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(right)), r);
 }
 
-fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// The border of a screen that takes the place of the main one; its inside, unless too
+/// small to write in.
+fn screen_frame(title: &str, theme: &Theme, frame: &mut Frame<'_>, area: Rect) -> Option<Rect> {
     let block = Block::bordered()
-        .title(" Add a contact ")
+        .title(title.to_owned())
         .border_style(theme.fg(Color::Cyan));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let width = usize::from(inner.width);
-    if width < 8 || inner.height == 0 {
+    (inner.width >= 8 && inner.height > 0).then_some(inner)
+}
+
+fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(inner) = screen_frame(" Add a contact ", theme, frame, area) else {
         return;
-    }
+    };
+    let width = usize::from(inner.width);
     let add = &app.add;
     let mut lines: Vec<Line<'_>> = vec![Line::styled(
         "Your link: send it to them over any channel (select it to copy).",
@@ -668,15 +674,10 @@ fn draw_verify(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let contact = app.verify_contact();
     let name = contact.map_or("?", |c| c.name.as_str());
     let verified = contact.is_some_and(|c| c.verified);
-    let block = Block::bordered()
-        .title(format!(" Verify {name} "))
-        .border_style(theme.fg(Color::Cyan));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let width = usize::from(inner.width);
-    if width < 8 || inner.height == 0 {
+    let Some(inner) = screen_frame(&format!(" Verify {name} "), theme, frame, area) else {
         return;
-    }
+    };
+    let width = usize::from(inner.width);
     let mut lines: Vec<Line<'_>> = Vec::new();
     let intro = format!(
         "Compare this safety number with the one {name}'s Thicket shows, side by side in \
