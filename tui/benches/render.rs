@@ -15,12 +15,16 @@
     clippy::print_stdout
 )]
 
+#[path = "../src/strength.rs"]
+mod strength;
 #[path = "../src/time.rs"]
 mod time;
 
 #[path = "../src/ui"]
 mod ui {
     pub(crate) mod app;
+    pub(crate) mod gate;
+    pub(crate) mod qr;
     pub(crate) mod view;
 }
 

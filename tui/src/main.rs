@@ -3,7 +3,9 @@
 //! Every subcommand unlocks the account, does one thing through the engine's public
 //! API, and exits; `run` keeps the engine (and its transports) up until interrupted.
 //! The password comes from the terminal, or from a file or file descriptor for scripts,
-//! never from an argument (arguments are visible to every user of the machine).
+//! never from an argument (arguments are visible to every user of the machine). The
+//! interface (`thicket` alone) asks for it on its first screen, which also creates the
+//! account on the first run; a new password must be hard to guess (zxcvbn score 3).
 // A command-line program prints.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -21,6 +23,7 @@ use thicket_transport::{Status, TransportSetup};
 use zeroize::Zeroizing;
 
 mod password;
+mod strength;
 mod time;
 mod ui;
 
@@ -226,9 +229,9 @@ impl From<&str> for Failure {
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         Failure(match e {
-            EngineError::Store(StoreError::NoAccount) => {
-                String::from("no account here: create one with `thicket init --name NAME`")
-            }
+            EngineError::Store(StoreError::NoAccount) => String::from(
+                "no account here: create one with `thicket init --name NAME`, or run `thicket` in a terminal",
+            ),
             EngineError::Store(StoreError::InvalidInput(why)) => why.to_owned(),
             e => e.to_string(),
         })
@@ -236,7 +239,7 @@ impl From<EngineError> for Failure {
 }
 
 /// The transports `thicket run` starts.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Online {
     tor: Option<TorConfig>,
     lan: bool,
@@ -252,7 +255,7 @@ async fn open_online(
         return Err(EngineError::Store(StoreError::NoAccount).into());
     }
     let password = password::read(global, false)?;
-    open_with(dir, &password, online).await
+    Ok(open_with(dir, &password, online).await?)
 }
 
 /// Arti's folder inside the account's.
@@ -262,11 +265,15 @@ fn tor_dir(dir: &Path) -> PathBuf {
 
 /// Opens the account. Offline (no `online`), the Tor transport is only built to record
 /// our onion address, which handshakes (also by file) publish to new contacts.
-async fn open_with(dir: &Path, password: &str, online: Option<Online>) -> Result<Engine, Failure> {
+async fn open_with(
+    dir: &Path,
+    password: &str,
+    online: Option<Online>,
+) -> Result<Engine, EngineError> {
     let Some(online) = online else {
         let tor = TorSetup::new(TorConfig::new(&tor_dir(dir)));
         let setups: Vec<Box<dyn TransportSetup>> = vec![Box::new(tor)];
-        return Ok(Engine::open_with(dir, password, setups, Mode::Offline).await?);
+        return Engine::open_with(dir, password, setups, Mode::Offline).await;
     };
     let mut setups: Vec<Box<dyn TransportSetup>> = Vec::new();
     if let Some(tor) = online.tor {
@@ -275,7 +282,19 @@ async fn open_with(dir: &Path, password: &str, online: Option<Online>) -> Result
     if online.lan {
         setups.push(Box::new(LanSetup::new(LanConfig::new())));
     }
-    Ok(Engine::open_with(dir, password, setups, Mode::Online).await?)
+    Engine::open_with(dir, password, setups, Mode::Online).await
+}
+
+/// The transports `thicket run` and the interface start.
+fn online_of(dir: &Path, args: &OnlineArgs) -> Result<Online, Failure> {
+    let mut tor = TorConfig::new(&tor_dir(dir));
+    if let Some(path) = &args.tor_config {
+        tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
+    }
+    Ok(Online {
+        tor: (!args.no_tor).then_some(tor),
+        lan: args.lan,
+    })
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -292,6 +311,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Init { name } => {
             bramble_proto::contact::check_name(&name).map_err(|e| e.to_string())?;
             let password: Zeroizing<String> = password::read(global, true)?;
+            strength::check_new(&password, &name)?;
             let (d, n, p) = (dir.clone(), name.clone(), password.clone());
             tokio::task::spawn_blocking(move || create_account(&d, &n, &p))
                 .await
@@ -304,17 +324,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{}", link?);
             Ok(())
         }
+        // On a terminal, the interface asks for the password itself (and creates the
+        // account on the first run).
+        Command::Ui { online, bell }
+            if global.password_file.is_none() && global.password_fd.is_none() =>
+        {
+            ui::run::run_gated(&dir, online_of(&dir, &online)?, bell).await
+        }
         command => {
             let online = match &command {
                 Command::Run { online } | Command::Ui { online, .. } => {
-                    let mut tor = TorConfig::new(&tor_dir(&dir));
-                    if let Some(path) = &online.tor_config {
-                        tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
-                    }
-                    Some(Online {
-                        tor: (!online.no_tor).then_some(tor),
-                        lan: online.lan,
-                    })
+                    Some(online_of(&dir, online)?)
                 }
                 _ => None,
             };

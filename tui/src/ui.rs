@@ -6,9 +6,15 @@
 //! for the database or a transport. [`view`] draws an [`app::App`] on a ratatui frame.
 
 pub(crate) mod app;
+pub(crate) mod gate;
+pub(crate) mod qr;
 pub(crate) mod run;
 pub(crate) mod view;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod gate_tests;

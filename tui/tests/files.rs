@@ -282,3 +282,18 @@ fn no_password_source_and_no_account() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn init_refuses_a_password_that_is_easy_to_guess() {
+    let root = tempfile::tempdir().unwrap();
+    let weak = Account::new(root.path(), "dana");
+    std::fs::write(&weak.password, "dana1990\n").unwrap();
+    let why = weak.fails(&["init", "--name", "dana"]);
+    assert!(why.contains("too easy to guess"), "{why}");
+    assert!(
+        !why.contains("dana1990"),
+        "the password is never echoed: {why}"
+    );
+    assert!(!weak.dir.join("thicket.key").exists());
+    assert!(weak.fails(&["link"]).contains("no account here"));
+}

@@ -80,6 +80,19 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits for the window's command to end.
+    fn wait_gone(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.alive() {
+            assert!(
+                Instant::now() < deadline,
+                "it did not quit:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn alive(&self) -> bool {
         self.cmd()
             .args(["has-session", "-t", "t"])
@@ -122,27 +135,69 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     }
     let _lan = Lan::new(2, false);
     let root = tempfile::tempdir().unwrap();
-    let (a, b, link_a, link_b) = Account::alice_and_bob_in_netns(root.path());
+    // Bob is made on the command line; Alice's account is created in the interface.
+    let (mut a, mut b) = (
+        Account::new(root.path(), "alice"),
+        Account::new(root.path(), "bob"),
+    );
+    a.netns = Some("h1".into());
+    b.netns = Some("h2".into());
+    b.ok(&["init", "--name", "bob"]);
+    let link_b = b.ok(&["link"]).trim().to_owned();
+    let password = std::fs::read_to_string(&a.password).unwrap();
+    let password = password.trim_end();
 
-    // Alice in the interface, 100×30, in h1.
+    // Alice in the interface, 100×30, in h1, with no password file: it asks.
     let command = format!(
-        "ip netns exec h1 {} --data-dir {} --password-file {} ui --lan --no-tor 2>{}",
+        "ip netns exec h1 env HOME={} {} --data-dir {} ui --lan --no-tor 2>>{}",
+        quoted(root.path()),
         quoted(Path::new(env!("CARGO_BIN_EXE_thicket"))),
         quoted(&a.dir),
-        quoted(&a.password),
         quoted(&root.path().join("alice.stderr")),
     );
     let tmux = Tmux::start(&root.path().join("tmux.sock"), &command, 100, 30);
     let minute = Duration::from_secs(60);
-    let screen = tmux.wait_for(&["alice", "LAN: up", "No contacts yet."], minute);
-    eprintln!("{screen}");
     // A pause after Escape, or the terminal reads Escape and the next key as one Alt key.
     let pause = || std::thread::sleep(Duration::from_millis(300));
+
+    // The first run creates the account: an empty nickname, a weak password and a
+    // mistyped second one are each refused where they are.
+    tmux.wait_for(&["create your account", "Your nickname"], minute);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["choose a nickname"], minute);
+    tmux.type_text("alice");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("alice2024");
+    tmux.wait_for(&["Strength:", "weak"], minute);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["too easy to guess"], minute);
+    tmux.keys(&["C-u"]);
+    tmux.type_text(password);
+    tmux.wait_for(&["strong"], minute);
+    tmux.keys(&["Enter"]);
+    tmux.type_text("alice has a short password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["the two passwords differ"], minute);
+    tmux.keys(&["C-u"]);
+    tmux.type_text(password);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["Welcome, alice", "LAN: up", "No contacts yet."], minute);
+    eprintln!("{screen}");
+    assert!(!screen.contains(password), "{screen}");
 
     // Alice adds Bob's link in the interface: her own link is shown to copy; a
     // mistyped link is refused on its field and cleared; then the real one and a name.
     tmux.keys(&["a"]);
-    tmux.wait_for(&["Add a contact", &link_a, "No links waiting."], minute);
+    let screen = tmux.wait_for(
+        &["Add a contact", "thicket://", "No links waiting."],
+        minute,
+    );
+    let at = screen.find("thicket://").unwrap();
+    let link_a: String = screen[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '/')
+        .collect();
+    assert_eq!(link_a.len(), "thicket://".len() + 56, "{screen}");
     tmux.type_text("thicket://nope");
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["not a Thicket link"], minute);
@@ -154,6 +209,11 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     let screen = tmux.wait_for(&["bob added", "waiting for them", "left"], minute);
     eprintln!("{screen}");
     assert!(!screen.contains("not a Thicket link"), "{screen}");
+    // The link as a QR code, and back.
+    tmux.keys(&["F2"]);
+    tmux.wait_for(&["Your link as a QR code", "████████"], minute);
+    tmux.keys(&["x"]);
+    tmux.wait_for(&["Add a contact"], minute);
     tmux.keys(&["Escape"]);
     pause();
     tmux.wait_for(&["No contacts yet."], minute);
@@ -231,15 +291,20 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     tmux.keys(&["Escape"]);
     pause();
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + minute;
-    while tmux.alive() {
-        assert!(
-            Instant::now() < deadline,
-            "q did not quit:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    tmux.wait_gone(minute);
+    drop(tmux);
+
+    // The next run unlocks: a wrong password is refused and wiped, and nothing is lost.
+    let tmux = Tmux::start(&root.path().join("tmux.sock"), &command, 100, 30);
+    tmux.wait_for(&["unlock your account", "Password:"], minute);
+    tmux.type_text("alice has a wrong password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Wrong password. Nothing was changed or deleted"], minute);
+    tmux.type_text(password);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["✓ bob", "LAN: up"], minute);
+    tmux.keys(&["C-c"]);
+    tmux.wait_gone(minute);
 
     // Both messages are in Alice's store, once each; the draft was not sent.
     let history = a.ok(&["read", "bob"]);
@@ -252,4 +317,36 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
         contacts.contains("verified") && !contacts.contains("not verified"),
         "{contacts}"
     );
+
+    // The password reached no file: not the account's (encrypted) ones, not Thicket's
+    // diagnostics.
+    let needle = password.as_bytes();
+    for entry in walk(root.path()) {
+        if entry.extension().is_some_and(|e| e == "password") {
+            continue;
+        }
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the password is in {}",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(path),
+                Ok(t) if t.is_file() => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    out
 }

@@ -199,7 +199,7 @@ pub(crate) struct Compose {
 impl Compose {
     /// The editing keys every text field shares: typing, deleting, moving, and the
     /// Ctrl+A / Ctrl+E / Ctrl+U line keys.
-    fn edit(&mut self, key: KeyEvent) {
+    pub(crate) fn edit(&mut self, key: KeyEvent) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('a') if ctrl => self.cursor = self.line_start(),
@@ -232,7 +232,7 @@ impl Compose {
         }
     }
 
-    fn insert(&mut self, s: &str) {
+    pub(crate) fn insert(&mut self, s: &str) {
         self.text.insert_str(self.cursor, s);
         self.cursor += s.len();
     }
@@ -305,6 +305,8 @@ pub(crate) struct App {
     pub(crate) pending: Vec<PendingInfo>,
     /// The verify screen, when shown.
     pub(crate) verifying: Option<Verify>,
+    /// Our link is shown as a QR code (from the add screen).
+    pub(crate) qr: bool,
 }
 
 impl App {
@@ -334,6 +336,7 @@ impl App {
             own_link: None,
             pending: Vec::new(),
             verifying: None,
+            qr: false,
         }
     }
 
@@ -348,7 +351,8 @@ impl App {
         self.contacts.iter().find(|c| c.id == open)
     }
 
-    fn notify(&mut self, text: impl Into<String>) {
+    /// Shows `text` in the status bar for a while.
+    pub(crate) fn notify(&mut self, text: impl Into<String>) {
         self.notice = Some((text.into(), self.now.as_millis().saturating_add(NOTICE_MS)));
     }
 
@@ -399,6 +403,11 @@ impl App {
         if self.help {
             // Any key closes the help.
             self.help = false;
+            return Vec::new();
+        }
+        if self.qr {
+            // Any key goes back to the add screen.
+            self.qr = false;
             return Vec::new();
         }
         if key.code == KeyCode::F(1) {
@@ -505,8 +514,11 @@ impl App {
 
     fn add_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let add = &mut self.add;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => self.adding = false,
+            KeyCode::F(2) => self.qr = true,
+            KeyCode::Char('o') if ctrl => self.qr = true,
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
                 add.on_name = !add.on_name;
             }

@@ -1,4 +1,5 @@
-//! Runs the interface on the terminal against an open engine.
+//! Runs the interface on the terminal: the first screen, which creates or unlocks the
+//! account, then the main screens against the open engine.
 //!
 //! Three sources feed one loop: keys (read by a thread that blocks on the terminal),
 //! the engine's events, and answers to requests. Each request runs as its own task and
@@ -10,23 +11,249 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bramble_engine::{Engine, EngineError, Event};
+use std::path::{Path, PathBuf};
+
+use bramble_engine::{Engine, EngineError, Event, create_account};
+use bramble_store::StoreError;
 use ratatui::crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::execute;
 use tokio::sync::{broadcast, mpsc};
 
 use super::app::{AddField, App, ContactRow, PAGE, Request, Update};
+use super::gate::{Gate, GateAnswer, GateKind, GateRequest};
 use super::view;
-use crate::Failure;
+use crate::{Failure, Online};
 
-/// Runs until the user quits, Ctrl-C, or SIGTERM.
+/// The terminal, taken over, and a thread that reads its keys.
+struct Screen {
+    terminal: ratatui::DefaultTerminal,
+    keys: mpsc::UnboundedReceiver<event::Event>,
+    stop: Arc<AtomicBool>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Screen {
+    fn start() -> Result<Screen, Failure> {
+        let (keys_tx, keys) = mpsc::unbounded_channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(String::from("thicket-keys"))
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match event::poll(Duration::from_millis(200)) {
+                            Ok(false) => {}
+                            Ok(true) => match event::read() {
+                                Ok(e) => {
+                                    if keys_tx.send(e).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(_) => return,
+                            },
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot read the keyboard: {e}"))?
+        };
+        let terminal = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = reader.join();
+                return Err(format!("cannot take over the terminal: {e}").into());
+            }
+        };
+        let _ = execute!(std::io::stdout(), EnableBracketedPaste);
+        Ok(Screen {
+            terminal,
+            keys,
+            stop,
+            reader,
+        })
+    }
+
+    /// Gives the terminal back as it was.
+    fn finish(self) {
+        let _ = execute!(std::io::stdout(), DisableBracketedPaste);
+        ratatui::restore();
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.reader.join();
+    }
+}
+
+/// `NO_COLOR` is not set (to something other than nothing).
+fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs on an account opened already (its password came from a file), until the user
+/// quits, Ctrl-C, or SIGTERM.
 pub(crate) async fn run(engine: &Engine, bell: bool) -> Result<(), Failure> {
+    let mut screen = Screen::start()?;
+    let result = interface(engine, bell, None, &mut screen).await;
+    screen.finish();
+    result
+}
+
+/// Runs from the first screen: creates the account in `dir` (none there yet) or unlocks
+/// it, goes online with `online`, and runs until the user quits, Ctrl-C, or SIGTERM.
+/// The account is shut down before this returns.
+pub(crate) async fn run_gated(dir: &Path, online: Online, bell: bool) -> Result<(), Failure> {
+    let kind = if bramble_store::exists(dir).map_err(EngineError::Store)? {
+        GateKind::Unlock
+    } else {
+        GateKind::Create
+    };
+    let mut screen = Screen::start()?;
+    let mut gate = Gate::new(kind, &dir.display().to_string());
+    gate.color = colour_allowed();
+    let opened = gate_loop(&mut gate, dir, &online, &mut screen).await;
+    // Wipes the password fields.
+    drop(gate);
+    let (engine, result) = match opened {
+        Ok(Some((engine, welcome))) => {
+            let result = interface(&engine, bell, welcome, &mut screen).await;
+            (Some(engine), result)
+        }
+        Ok(None) => (None, Ok(())),
+        Err(e) => (None, Err(e)),
+    };
+    // The terminal first: shutting transports down can take a moment.
+    screen.finish();
+    if let Some(engine) = engine {
+        engine.shutdown().await;
+    }
+    result
+}
+
+/// An opened account, and a word of welcome for a new one.
+type Opened = (Engine, Option<String>);
+
+/// The first screen's loop: keys in, and creating or unlocking off this task. Returns
+/// the open account, or nothing if the user quit.
+async fn gate_loop(
+    gate: &mut Gate,
+    dir: &Path,
+    online: &Online,
+    screen: &mut Screen,
+) -> Result<Option<Opened>, Failure> {
+    let (answers_tx, mut answers) = mpsc::unbounded_channel();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut keys_open = true;
+    loop {
+        screen
+            .terminal
+            .draw(|f| view::draw_gate(gate, f))
+            .map_err(|e| format!("cannot draw: {e}"))?;
+        tokio::select! {
+            k = screen.keys.recv(), if keys_open => match k {
+                Some(event::Event::Key(k)) => match gate.key(k) {
+                    Some(GateRequest::Quit) => return Ok(None),
+                    Some(request) => {
+                        tokio::spawn(open_account(
+                            dir.to_owned(),
+                            online.clone(),
+                            request,
+                            answers_tx.clone(),
+                        ));
+                    }
+                    None => {}
+                },
+                Some(event::Event::Paste(text)) => gate.paste(&text),
+                Some(_) => {}
+                // An account being opened is waited for, to be shut down cleanly.
+                None if gate.busy => {
+                    keys_open = false;
+                    gate.quitting = true;
+                }
+                None => return Err("the terminal closed".into()),
+            },
+            Some(answer) = answers.recv() => match answer {
+                Ok((engine, _)) if gate.quitting => {
+                    engine.shutdown().await;
+                    return Ok(None);
+                }
+                Ok(opened) => return Ok(Some(opened)),
+                Err(_) if gate.quitting => return Ok(None),
+                Err(answer) => gate.answer(answer),
+            },
+            Some(()) = async {
+                match terminate.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if !gate.busy {
+                    return Ok(None);
+                }
+                gate.quitting = true;
+            }
+        }
+    }
+}
+
+/// Creates and opens, or opens, the account, and sends back the outcome.
+async fn open_account(
+    dir: PathBuf,
+    online: Online,
+    request: GateRequest,
+    tx: mpsc::UnboundedSender<Result<Opened, GateAnswer>>,
+) {
+    let refused = |e: EngineError| match e {
+        EngineError::Store(StoreError::WrongPassword) => GateAnswer::WrongPassword,
+        EngineError::Store(StoreError::InUse) => GateAnswer::Failed(String::from(
+            "The account is open in another Thicket: quit that one, then press Enter.",
+        )),
+        e => GateAnswer::Failed(Failure::from(e).to_string()),
+    };
+    let result = match request {
+        GateRequest::Unlock(password) => crate::open_with(&dir, &password, Some(online))
+            .await
+            .map(|engine| (engine, None))
+            .map_err(refused),
+        GateRequest::Create { name, password } => {
+            let (d, n, p) = (dir.clone(), name.clone(), password.clone());
+            match tokio::task::spawn_blocking(move || create_account(&d, &n, &p)).await {
+                Err(_) => Err(GateAnswer::Failed(String::from(
+                    "creating the account was interrupted",
+                ))),
+                Ok(Err(e)) => Err(refused(e)),
+                Ok(Ok(())) => match crate::open_with(&dir, &password, Some(online)).await {
+                    Ok(engine) => Ok((
+                        engine,
+                        Some(format!(
+                            "Welcome, {name}. Press a to add a contact: your link is there."
+                        )),
+                    )),
+                    Err(e) => Err(GateAnswer::Created(Failure::from(e).to_string())),
+                },
+            }
+        }
+        GateRequest::Quit => return,
+    };
+    // Nobody to take it (the interface stopped): the account still closes cleanly.
+    if let Err(mpsc::error::SendError(Ok((engine, _)))) = tx.send(result) {
+        engine.shutdown().await;
+    }
+}
+
+/// The main screens, on an open account.
+async fn interface(
+    engine: &Engine,
+    bell: bool,
+    welcome: Option<String>,
+    screen: &mut Screen,
+) -> Result<(), Failure> {
     // Subscribed before the first reads, so that nothing falls between them.
     let mut events = engine.events();
     let nickname = engine.nickname().await?;
     let transports: Vec<_> = engine.transports().into_iter().map(|(t, _)| t).collect();
     let mut app = App::new(&nickname, &transports, bramble_engine::now()?);
-    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.color = colour_allowed();
     app.bell = bell;
     for (transport, status) in engine.transport_status() {
         app.update(Update::Event(Event::TransportStatus { transport, status }));
@@ -39,41 +266,17 @@ pub(crate) async fn run(engine: &Engine, bell: bool) -> Result<(), Failure> {
         }));
     }
     app.update(Update::Connected(engine.connected()));
-
-    let (keys_tx, mut keys) = mpsc::unbounded_channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name(String::from("thicket-keys"))
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match event::poll(Duration::from_millis(200)) {
-                        Ok(false) => {}
-                        Ok(true) => match event::read() {
-                            Ok(e) => {
-                                if keys_tx.send(e).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(_) => return,
-                        },
-                        Err(_) => return,
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot read the keyboard: {e}"))?
-    };
-
-    let mut terminal =
-        ratatui::try_init().map_err(|e| format!("cannot take over the terminal: {e}"))?;
-    let _ = execute!(std::io::stdout(), EnableBracketedPaste);
-    let result = main_loop(engine, &mut app, &mut terminal, &mut events, &mut keys).await;
-    let _ = execute!(std::io::stdout(), DisableBracketedPaste);
-    ratatui::restore();
-    stop.store(true, Ordering::Relaxed);
-    let _ = reader.join();
-    result
+    if let Some(welcome) = welcome {
+        app.notify(welcome);
+    }
+    main_loop(
+        engine,
+        &mut app,
+        &mut screen.terminal,
+        &mut events,
+        &mut screen.keys,
+    )
+    .await
 }
 
 async fn main_loop(

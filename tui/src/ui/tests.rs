@@ -829,3 +829,60 @@ fn a_contact_is_marked_verified_only_once_the_number_is_shown() {
         vec![Request::SetVerified(ContactId(2), false)]
     );
 }
+
+/// Reads a QR code drawn as half blocks (light modules as ink) with a real decoder.
+fn decode_qr(rows: &[String]) -> String {
+    let grid: Vec<Vec<char>> = rows.iter().map(|r| r.chars().collect()).collect();
+    let (w, h) = (grid[0].len(), grid.len() * 2);
+    const SCALE: usize = 4;
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w * SCALE, h * SCALE, |x, y| {
+        let (mx, my) = (x / SCALE, y / SCALE);
+        let c = grid[my / 2][mx];
+        let ink = match (c, my % 2 == 0) {
+            ('█', _) | ('▀', true) | ('▄', false) => true,
+            (' ' | '▀' | '▄', _) => false,
+            (other, _) => panic!("not a half block: {other:?}"),
+        };
+        if ink { 255 } else { 0 }
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one code");
+    grids[0].decode().unwrap().1
+}
+
+#[test]
+fn our_link_as_a_qr_code_reads_back_as_our_link() {
+    let rows = super::qr::rows(OUR_LINK).unwrap();
+    let read = decode_qr(&rows);
+    assert_eq!(
+        Link::parse(&read).unwrap(),
+        Link::parse(OUR_LINK).unwrap(),
+        "{read}"
+    );
+    let mut app = adding();
+    assert!(press(&mut app, KeyCode::F(2)).is_empty());
+    assert!(app.qr);
+    // The code on screen is those rows, whole, at the smallest size too.
+    for (w, h) in [(80, 24), (200, 60)] {
+        let (screen, _) = render(&app, w, h);
+        for row in &rows {
+            assert!(screen.contains(row.as_str()), "{w}x{h}:\n{screen}");
+        }
+    }
+    snapshots("qr_code", &app);
+    // Any key goes back, and types nothing.
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    assert!(!app.qr && app.adding);
+    assert_eq!(app.add.link.text, "");
+    app.key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    assert!(app.qr, "Ctrl+O shows it too");
+}
+
+#[test]
+fn a_qr_code_that_does_not_fit_says_so() {
+    let mut app = adding();
+    press(&mut app, KeyCode::F(2));
+    let (screen, _) = render(&app, 60, 20);
+    assert!(screen.contains("The code needs"), "{screen}");
+    assert!(!screen.contains('▀'), "no cut code: {screen}");
+}

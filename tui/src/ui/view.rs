@@ -16,6 +16,7 @@ use bramble_proto::ids::MessageId;
 use bramble_proto::time::Timestamp;
 
 use super::app::{App, COUNTER_FROM, Compose, Conversation, Focus, Scroll, transport_name};
+use super::gate::{Gate, GateField, GateKind, Secret};
 use crate::time;
 
 /// What drawing found out that the app needs to know.
@@ -43,6 +44,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("a", "add a contact (your link, theirs)"),
     ("v", "verify the contact (safety number)"),
     ("Tab (adding)", "the other field"),
+    ("F2  Ctrl+O", "your link as a QR code (adding)"),
     ("? F1", "this help"),
     ("q  Ctrl+C", "quit"),
 ];
@@ -85,7 +87,9 @@ pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
     if app.adding || app.verifying.is_some() {
         let [screen, status] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-        if app.adding {
+        if app.adding && app.qr {
+            draw_qr(app, &theme, frame, screen);
+        } else if app.adding {
             draw_add(app, &theme, frame, screen);
         } else {
             draw_verify(app, &theme, frame, screen);
@@ -632,7 +636,7 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let hint = if add.busy {
         "Adding…"
     } else {
-        "Enter: next / add · Tab: other field · Esc: back"
+        "Enter: next / add · Tab: other field · F2: QR code · Esc: back"
     };
     lines.push(Line::styled(hint, theme.dim()));
     lines.push(Line::raw(""));
@@ -668,6 +672,52 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             inner.y + to_u16(row),
         ));
     }
+}
+
+/// Our link as a QR code, in the middle of the screen, or why it does not fit.
+fn draw_qr(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let Some(inner) = screen_frame(" Your link as a QR code ", theme, frame, area) else {
+        return;
+    };
+    let width = usize::from(inner.width);
+    let Some(link) = &app.own_link else {
+        frame.render_widget(Paragraph::new(Line::styled("…", theme.dim())), inner);
+        return;
+    };
+    let caption = "It holds your link and nothing else. Any key: back";
+    let code = super::qr::rows(link).unwrap_or_default();
+    let code_width = code.first().map_or(0, |r| text_width(r));
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    if code.is_empty() || code_width > width || code.len() + 1 > usize::from(inner.height) {
+        let why = format!(
+            "The code needs {} columns and {} rows: make the terminal bigger, or send the \
+             link as text (Esc: back).",
+            code_width + 2,
+            code.len() + 4
+        );
+        lines.extend(wrap(&why, width, width).into_iter().map(Line::from));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    // Light ink on black whatever the terminal's colours, when colours are allowed.
+    let ink = if theme.color {
+        Style::new().fg(Color::White).bg(Color::Black)
+    } else {
+        Style::new()
+    };
+    let pad = " ".repeat((width - code_width) / 2);
+    let top = (usize::from(inner.height) - code.len() - 1) / 2;
+    lines.extend(std::iter::repeat_n(Line::raw(""), top));
+    for row in code {
+        lines.push(Line::from(vec![
+            Span::raw(pad.clone()),
+            Span::styled(row, ink),
+        ]));
+    }
+    let caption = fit(caption, width);
+    let cpad = " ".repeat(width.saturating_sub(text_width(&caption)) / 2);
+    lines.push(Line::styled(format!("{cpad}{caption}"), theme.dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_verify(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
@@ -726,6 +776,155 @@ fn draw_verify(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         );
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Draws the first screen: creating the account, or unlocking it.
+pub(crate) fn draw_gate(gate: &Gate, frame: &mut Frame<'_>) {
+    let theme = Theme { color: gate.color };
+    let full = frame.area();
+    // A form, not a page: at most 78 columns, centred.
+    let width = full.width.min(78);
+    let w = usize::from(width.saturating_sub(2));
+    let intro = match gate.kind {
+        GateKind::Create => {
+            "Thicket keeps your contacts and messages on this computer only, encrypted with \
+             a password that only you know. Nobody can recover a lost password."
+        }
+        GateKind::Unlock => "Type your password to open your contacts and messages.",
+    };
+    let mut lines: Vec<Line<'_>> = wrap(intro, w, w).into_iter().map(Line::from).collect();
+    lines.extend(
+        wrap(&format!("Folder: {}", gate.place), w, w)
+            .into_iter()
+            .map(|l| Line::styled(l, theme.dim())),
+    );
+    lines.push(Line::raw(""));
+    let mut cursor = None;
+    let error_lines = |why: &str| -> Vec<Line<'static>> {
+        wrap(why, w.saturating_sub(2), w.saturating_sub(2))
+            .into_iter()
+            .map(|l| Line::styled(format!("  {l}"), theme.error()))
+            .collect()
+    };
+    let fields: &[GateField] = match gate.kind {
+        GateKind::Create => &[GateField::Name, GateField::Password, GateField::Again],
+        GateKind::Unlock => &[GateField::Password],
+    };
+    for field in fields {
+        let on = gate.field == *field;
+        let (label, (shown, col), error) = match field {
+            GateField::Name => (
+                "Your nickname (contacts see it when they add you):",
+                field_view(&gate.name, w.saturating_sub(2)),
+                gate.name.error.as_deref(),
+            ),
+            GateField::Password => (
+                "Password:",
+                masked_view(&gate.password, w.saturating_sub(2)),
+                gate.password.error(),
+            ),
+            GateField::Again => (
+                "The password again:",
+                masked_view(&gate.again, w.saturating_sub(2)),
+                gate.again.error(),
+            ),
+        };
+        lines.push(Line::from(label));
+        if on {
+            cursor = Some((lines.len(), col + 2));
+        }
+        let marker = if on { "› " } else { "  " };
+        lines.push(Line::from(vec![
+            Span::styled(marker, theme.fg(Color::Cyan)),
+            Span::raw(shown),
+        ]));
+        if *field == GateField::Password
+            && let Some(s) = gate
+                .strength
+                .as_ref()
+                .filter(|_| gate.kind == GateKind::Create)
+        {
+            let style = match s.score {
+                0 | 1 => theme.fg(Color::Red),
+                2 => theme.fg(Color::Yellow),
+                _ => theme.fg(Color::Green),
+            };
+            let filled = usize::from(s.score.min(4));
+            let bar = format!("{}{}", "■".repeat(filled), "□".repeat(4 - filled));
+            lines.push(Line::from(vec![
+                Span::raw("  Strength: "),
+                Span::styled(format!("{bar} {}", s.label()), style),
+                Span::styled(
+                    format!(" · {} to guess from your files", s.guess_time),
+                    theme.dim(),
+                ),
+            ]));
+            if let Some(advice) = &s.advice {
+                lines.extend(
+                    wrap(advice, w.saturating_sub(2), w.saturating_sub(2))
+                        .into_iter()
+                        .map(|l| Line::styled(format!("  {l}"), theme.fg(Color::Yellow))),
+                );
+            }
+        }
+        if let Some(e) = error {
+            lines.extend(error_lines(e));
+        }
+    }
+    lines.push(Line::raw(""));
+    if let Some(e) = &gate.error {
+        lines.extend(
+            wrap(e, w, w)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.error())),
+        );
+    }
+    let hint = match (gate.quitting, gate.busy, gate.kind) {
+        (true, _, _) => "Stopping…",
+        (false, true, GateKind::Create) => {
+            "Creating your account… (the password is stretched to be slow to guess)"
+        }
+        (false, true, GateKind::Unlock) => "Unlocking…",
+        (false, false, GateKind::Create) => {
+            "Enter: next / create · Tab: other field · Ctrl+C: quit"
+        }
+        (false, false, GateKind::Unlock) => "Enter: unlock · Ctrl+C: quit",
+    };
+    lines.push(Line::styled(hint, theme.dim()));
+    // As tall as what it says, in the middle of a big terminal.
+    let height = to_u16(lines.len() + 2).min(full.height);
+    let area = Rect {
+        x: full.x + (full.width - width) / 2,
+        y: full.y + (full.height - height) / 2,
+        width,
+        height,
+    };
+    let title = match gate.kind {
+        GateKind::Create => " Thicket: create your account ",
+        GateKind::Unlock => " Thicket: unlock your account ",
+    };
+    let Some(inner) = screen_frame(title, &theme, frame, area) else {
+        return;
+    };
+    let rows = usize::from(inner.height);
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some((row, col)) = cursor.filter(|(row, _)| *row < rows && !gate.busy) {
+        frame.set_cursor_position(Position::new(
+            inner.x + to_u16(col).min(inner.width.saturating_sub(1)),
+            inner.y + to_u16(row),
+        ));
+    }
+}
+
+/// A password field as dots, one per character, with the cursor's column.
+fn masked_view(field: &Secret, width: usize) -> (String, usize) {
+    let (chars, before) = field.shape();
+    let dots = Compose {
+        text: "•".repeat(chars),
+        cursor: before * '•'.len_utf8(),
+        error: None,
+    };
+    field_view(&dots, width)
 }
 
 /// A single-line field's text as it fits in `width` columns with the cursor in view,
