@@ -228,12 +228,11 @@ impl Gate {
                 self.error = None;
                 match self.field {
                     GateField::Name => self.name.edit(key),
-                    GateField::Password => {
-                        self.password.edit(key);
-                        self.rate();
-                    }
+                    GateField::Password => self.password.edit(key),
                     GateField::Again => self.again.edit(key),
                 }
+                // The nickname counts in the rating too.
+                self.rate();
             }
         }
         None
@@ -250,12 +249,10 @@ impl Gate {
                 self.name.insert(kept.trim());
                 self.name.error = None;
             }
-            GateField::Password => {
-                self.password.paste(text);
-                self.rate();
-            }
+            GateField::Password => self.password.paste(text),
             GateField::Again => self.again.paste(text),
         }
+        self.rate();
     }
 
     /// Takes the answer to a failed request.

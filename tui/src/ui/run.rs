@@ -18,6 +18,7 @@ use bramble_store::StoreError;
 use ratatui::crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::execute;
 use tokio::sync::{broadcast, mpsc};
+use zeroize::Zeroize as _;
 
 use super::app::{AddField, App, ContactRow, PAGE, Request, Update};
 use super::gate::{Gate, GateAnswer, GateKind, GateRequest};
@@ -163,7 +164,11 @@ async fn gate_loop(
                     }
                     None => {}
                 },
-                Some(event::Event::Paste(text)) => gate.paste(&text),
+                Some(event::Event::Paste(mut text)) => {
+                    gate.paste(&text);
+                    // It may be a password: the terminal's copy is wiped too.
+                    text.zeroize();
+                }
                 Some(_) => {}
                 // An account being opened is waited for, to be shut down cleanly.
                 None if gate.busy => {
