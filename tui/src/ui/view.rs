@@ -615,22 +615,10 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         ("Their link:", &add.link, !add.on_name),
         ("Name for them (only you see it):", &add.name, add.on_name),
     ] {
-        lines.push(Line::from(label));
-        let (shown, col) = field_view(field, width.saturating_sub(2));
-        if on {
-            cursor = Some((lines.len(), col + 2));
-        }
-        let marker = if on { "› " } else { "  " };
-        lines.push(Line::from(vec![
-            Span::styled(marker, theme.fg(Color::Cyan)),
-            Span::raw(shown),
-        ]));
+        let view = field_view(field, width.saturating_sub(2));
+        push_field(&mut lines, label, view, on, theme, &mut cursor);
         if let Some(e) = &field.error {
-            lines.extend(
-                wrap(e, width.saturating_sub(2), width.saturating_sub(2))
-                    .into_iter()
-                    .map(|l| Line::styled(format!("  {l}"), theme.error())),
-            );
+            lines.extend(error_lines(e, width, theme));
         }
     }
     let hint = if add.busy {
@@ -800,12 +788,6 @@ pub(crate) fn draw_gate(gate: &Gate, frame: &mut Frame<'_>) {
     );
     lines.push(Line::raw(""));
     let mut cursor = None;
-    let error_lines = |why: &str| -> Vec<Line<'static>> {
-        wrap(why, w.saturating_sub(2), w.saturating_sub(2))
-            .into_iter()
-            .map(|l| Line::styled(format!("  {l}"), theme.error()))
-            .collect()
-    };
     let fields: &[GateField] = match gate.kind {
         GateKind::Create => &[GateField::Name, GateField::Password, GateField::Again],
         GateKind::Unlock => &[GateField::Password],
@@ -829,15 +811,7 @@ pub(crate) fn draw_gate(gate: &Gate, frame: &mut Frame<'_>) {
                 gate.again.error(),
             ),
         };
-        lines.push(Line::from(label));
-        if on {
-            cursor = Some((lines.len(), col + 2));
-        }
-        let marker = if on { "› " } else { "  " };
-        lines.push(Line::from(vec![
-            Span::styled(marker, theme.fg(Color::Cyan)),
-            Span::raw(shown),
-        ]));
+        push_field(&mut lines, label, (shown, col), on, &theme, &mut cursor);
         if *field == GateField::Password
             && let Some(s) = gate
                 .strength
@@ -868,7 +842,7 @@ pub(crate) fn draw_gate(gate: &Gate, frame: &mut Frame<'_>) {
             }
         }
         if let Some(e) = error {
-            lines.extend(error_lines(e));
+            lines.extend(error_lines(e, w, &theme));
         }
     }
     lines.push(Line::raw(""));
@@ -914,6 +888,35 @@ pub(crate) fn draw_gate(gate: &Gate, frame: &mut Frame<'_>) {
             inner.y + to_u16(row),
         ));
     }
+}
+
+/// A labelled single-line field: the label, then the text after a marker (`›` when it
+/// has the cursor, which then goes at `col` on that row).
+fn push_field<'a>(
+    lines: &mut Vec<Line<'a>>,
+    label: &'a str,
+    (shown, col): (String, usize),
+    on: bool,
+    theme: &Theme,
+    cursor: &mut Option<(usize, usize)>,
+) {
+    lines.push(Line::from(label));
+    if on {
+        *cursor = Some((lines.len(), col + 2));
+    }
+    let marker = if on { "› " } else { "  " };
+    lines.push(Line::from(vec![
+        Span::styled(marker, theme.fg(Color::Cyan)),
+        Span::raw(shown),
+    ]));
+}
+
+/// A field's error, under it, indented like its text.
+fn error_lines(why: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    wrap(why, width.saturating_sub(2), width.saturating_sub(2))
+        .into_iter()
+        .map(|l| Line::styled(format!("  {l}"), theme.error()))
+        .collect()
 }
 
 /// A password field as dots, one per character, with the cursor's column.
