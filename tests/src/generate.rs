@@ -40,6 +40,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("contacts.json", contacts()),
         ("tor.json", tor()),
         ("lan.json", lan()),
+        ("ble.json", ble()),
     ]
 }
 
@@ -1968,6 +1969,67 @@ fn lan() -> Value {
             "77777777777777777777777777", "aaaaaaaaaaaaaaaaaaaaaaaaa1", "alice-laptop",
             "aaaaaaaaaaaaaaaaaaaaaaaaa-",
         ],
+    })
+}
+
+fn ble() -> Value {
+    let uuid_text = |u: &[u8; 16]| {
+        let x = hex::encode(u);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &x[..8],
+            &x[8..12],
+            &x[12..16],
+            &x[16..20],
+            &x[20..]
+        )
+    };
+    let adverts: Vec<Value> = [
+        ([0u8; 16], [0u8; 8]),
+        ([0xff; 16], [0xff; 8]),
+        (
+            bytes("ble beacon", 16).try_into().expect("16 bytes"),
+            bytes("ble salt", 8).try_into().expect("8 bytes"),
+        ),
+        (
+            model::beacon(&key("ble period secret")),
+            bytes("ble salt 2", 8).try_into().expect("8 bytes"),
+        ),
+    ]
+    .iter()
+    .map(|(value, salt)| {
+        let uuid = model::ble_advertised_uuid(value, salt);
+        json!({ "value": h(value), "salt": h(salt), "uuid": h(uuid), "uuid_text": uuid_text(&uuid) })
+    })
+    .collect();
+    // Frames: the bytes of each, and values that are no frame.
+    let frames = json!([
+        { "frame": "open", "version": 1, "bytes": "0001" },
+        { "frame": "data", "seq": 0, "payload": "68656c6c6f", "bytes": "010068656c6c6f" },
+        { "frame": "data", "seq": 255, "payload": "00", "bytes": "01ff00" },
+        { "frame": "ack", "consumed": 16, "bytes": "0210" },
+        { "frame": "close", "seq": 3, "bytes": "0303" },
+        { "frame": "reset", "reason": "violation", "bytes": "0400" },
+        { "frame": "reset", "reason": "failure", "bytes": "0401" },
+        { "frame": "reset", "reason": "replaced", "bytes": "0402" },
+        { "frame": "reset", "reason": "failure", "bytes": "04ff", "note": "unknown reasons read as failure" },
+    ]);
+    let limits: serde_json::Map<String, Value> = [0u16, 23, 24, 185, 247, 512, 513, 517, 600]
+        .iter()
+        .map(|&m| {
+            let mtu = m.clamp(23, 517);
+            (m.to_string(), json!(usize::from(mtu - 3).min(509)))
+        })
+        .collect();
+    json!({
+        "spec": "spec/ble.md",
+        "description": "'adverts': the advertised UUID announcing a value (beacon or rendezvous label) with a salt, as bytes and as written. 'frames': pipe frames and their bytes. 'invalid_frames': characteristic values that are no frame. 'frame_limits': the largest frame at each ATT MTU.",
+        "service_uuid": "06bd5384-5094-4341-8919-b1ca25e7506b",
+        "characteristic_uuid": "f31734a9-6a84-46e9-83d1-83a73212f1ce",
+        "adverts": adverts,
+        "frames": frames,
+        "invalid_frames": ["", "00", "000102", "0100", "02", "031111", "04", "0500", "ff00", "2a"],
+        "frame_limits": limits,
     })
 }
 

@@ -429,6 +429,18 @@ pub fn lan_port(port_key: &[u8; 32], period: u64) -> u16 {
     u16::try_from(49_152 + n % 16_384).expect("in range")
 }
 
+/// The advertised Bluetooth LE UUID announcing `value` with `salt` (`spec/ble.md#advertisements`).
+pub fn ble_advertised_uuid(value: &[u8; 16], salt: &[u8; 8]) -> [u8; 16] {
+    let mut salt = *salt;
+    salt[6] = (salt[6] & 0x0f) | 0x40;
+    let digest = hash("thicket/ble/advert", &[value, &salt]);
+    let mut uuid = [0u8; 16];
+    uuid[..8].copy_from_slice(&salt);
+    uuid[8..].copy_from_slice(&digest[..8]);
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    uuid
+}
+
 /// A broadcast rendezvous label.
 pub fn rendezvous_label(rk: &[u8; 32], transport: &str, period: u64) -> [u8; 16] {
     let full = mac(

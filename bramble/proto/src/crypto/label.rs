@@ -71,6 +71,10 @@ pub const LAN_PORT_KEY: &str = "thicket/lan/port-key";
 /// The LAN port of a period: `MAC(label, port_key, u64be(period))`, reduced.
 pub const LAN_PORT: &str = "thicket/lan/port";
 
+/// Tag of a Bluetooth LE advertisement announcing a beacon or rendezvous label:
+/// first 8 bytes of `H(label, value, salt)` (`spec/ble.md#advertisements`).
+pub const BLE_ADVERT: &str = "thicket/ble/advert";
+
 /// Key that seals the database key in the key file:
 /// `KDF(label, argon2id_output)` (`spec/store.md#key-file`).
 pub const STORE_KEY_ENCRYPTION_KEY: &str = "thicket/store/key-encryption-key";
@@ -103,6 +107,7 @@ pub const ALL: &[&str] = &[
     CONTACT_SAFETY_NUMBER,
     LAN_PORT_KEY,
     LAN_PORT,
+    BLE_ADVERT,
     STORE_KEY_ENCRYPTION_KEY,
     STORE_KEY_FILE_CHECKSUM,
 ];
