@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let mut pipe = if head & 0x80 == 0 {
-        Pipe::dial(mtu)
+        Pipe::dial(mtu, [0; 4])
     } else {
         match values.first().map(|v| Pipe::accept(mtu, v)) {
             Some(Ok(p)) => p,

@@ -2004,7 +2004,7 @@ fn ble() -> Value {
     .collect();
     // Frames: the bytes of each, and values that are no frame.
     let frames = json!([
-        { "frame": "open", "version": 1, "bytes": "0001" },
+        { "frame": "open", "version": 1, "link": "a1b2c3d4", "bytes": "0001a1b2c3d4" },
         { "frame": "data", "seq": 0, "payload": "68656c6c6f", "bytes": "010068656c6c6f" },
         { "frame": "data", "seq": 255, "payload": "00", "bytes": "01ff00" },
         { "frame": "ack", "consumed": 16, "bytes": "0210" },
@@ -2023,12 +2023,12 @@ fn ble() -> Value {
         .collect();
     json!({
         "spec": "spec/ble.md",
-        "description": "'adverts': the advertised UUID announcing a value (beacon or rendezvous label) with a salt, as bytes and as written. 'frames': pipe frames and their bytes. 'invalid_frames': characteristic values that are no frame. 'frame_limits': the largest frame at each ATT MTU.",
+        "description": "'adverts': the advertised UUID announcing a value (beacon or rendezvous label) with a salt, as bytes and as written. 'frames': pipe frames and their bytes (a notification's value is the link followed by a frame). 'invalid_frames': characteristic values that are no frame. 'frame_limits': the largest frame at each ATT MTU.",
         "service_uuid": "06bd5384-5094-4341-8919-b1ca25e7506b",
         "characteristic_uuid": "f31734a9-6a84-46e9-83d1-83a73212f1ce",
         "adverts": adverts,
         "frames": frames,
-        "invalid_frames": ["", "00", "000102", "0100", "02", "031111", "04", "0500", "ff00", "2a"],
+        "invalid_frames": ["", "00", "0001", "0001a1b2c3", "0001a1b2c3d4e5", "0100", "02", "031111", "04", "0500", "ff00", "2a"],
         "frame_limits": limits,
     })
 }

@@ -7,9 +7,12 @@
 //! - [`pipe`]: the byte pipe that carries a stream over one GATT characteristic: frames
 //!   sized to the ATT MTU, sequence numbers that catch a lost frame, a window of 32
 //!   frames, and a clean close.
+//! - [`link`]: a pipe as an `AsyncRead + AsyncWrite` connection for the engine, and the
+//!   driver through which the radio moves its values.
 //!
 //! The radio side (btleplug for the central role, bluer for the peripheral role on
 //! Linux) drives these; see `ARCHITECTURE.md#transports`.
 
 pub mod advert;
+pub mod link;
 pub mod pipe;

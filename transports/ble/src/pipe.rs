@@ -28,6 +28,13 @@ pub const WINDOW: u8 = 32;
 pub const ACK_EVERY: u8 = 16;
 /// Stream bytes a pipe accepts from its writer before they are framed.
 pub const SEND_BUFFER: usize = 16 * 1024;
+/// The length of a [`LinkId`].
+pub const LINK_ID_LEN: usize = 4;
+
+/// A pipe's random name, chosen by the central in OPEN. BlueZ sends a peripheral's
+/// notifications to every subscribed central, so each notification starts with the link
+/// it belongs to and centrals drop those of other links.
+pub type LinkId = [u8; LINK_ID_LEN];
 
 const OPEN: u8 = 0x00;
 const DATA: u8 = 0x01;
@@ -37,7 +44,8 @@ const RESET: u8 = 0x04;
 /// Kind and sequence byte of a DATA frame.
 const DATA_HEADER: usize = 2;
 
-/// The largest frame at an ATT MTU: `min(att_mtu − 3, 509)`, the MTU clamped to 23..=517.
+/// The largest characteristic value at an ATT MTU: `min(att_mtu − 3, 509)`, the MTU
+/// clamped to 23..=517. (A notification's value is its link and a frame.)
 pub fn frame_limit(att_mtu: u16) -> usize {
     let mtu = att_mtu.clamp(MIN_ATT_MTU, MAX_ATT_MTU);
     usize::from(mtu - 3).min(MAX_FRAME)
@@ -89,6 +97,8 @@ pub enum Frame<'a> {
     Open {
         /// The sender's pipe version.
         version: u8,
+        /// The link, chosen by the central.
+        link: LinkId,
     },
     /// Stream bytes.
     Data {
@@ -136,8 +146,12 @@ impl<'a> Frame<'a> {
             _ => Err(Malformed(what)),
         };
         Ok(match kind {
-            OPEN => Frame::Open {
-                version: byte("an OPEN frame of the wrong length")?,
+            OPEN => match rest {
+                [version, link @ ..] if link.len() == LINK_ID_LEN => Frame::Open {
+                    version: *version,
+                    link: [link[0], link[1], link[2], link[3]],
+                },
+                _ => return Err(Malformed("an OPEN frame of the wrong length")),
             },
             DATA => match rest {
                 [seq, payload @ ..] if !payload.is_empty() => Frame::Data { seq: *seq, payload },
@@ -159,7 +173,10 @@ impl<'a> Frame<'a> {
     /// Appends the frame's bytes to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         match *self {
-            Frame::Open { version } => out.extend_from_slice(&[OPEN, version]),
+            Frame::Open { version, link } => {
+                out.extend_from_slice(&[OPEN, version]);
+                out.extend_from_slice(&link);
+            }
             Frame::Data { seq, payload } => {
                 out.extend_from_slice(&[DATA, seq]);
                 out.extend_from_slice(payload);
@@ -171,7 +188,7 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Whether a characteristic value is an OPEN frame: a central starting a new pipe.
+/// Whether a value written by a central is an OPEN frame: the central starts a new pipe.
 pub fn is_open(value: &[u8]) -> bool {
     matches!(Frame::parse(value), Ok(Frame::Open { .. }))
 }
@@ -243,7 +260,8 @@ pub enum Read {
 /// One end of a pipe.
 pub struct Pipe {
     side: Side,
-    /// The largest frame we send.
+    link: LinkId,
+    /// The largest value we send.
     limit: usize,
     open_due: bool,
     peer_open: bool,
@@ -268,6 +286,8 @@ pub struct Pipe {
     /// The count in our last ACK.
     ack_sent: u8,
     peer_closed: bool,
+    /// Nobody reads any more: received bytes are dropped (and acknowledged).
+    discarding: bool,
 
     /// The pipe failed; a RESET is due unless `reset_sent` or the peer reset.
     error: Option<PipeError>,
@@ -291,9 +311,10 @@ impl fmt::Debug for Pipe {
 }
 
 impl Pipe {
-    /// A central's pipe on a new connection: OPEN is the first frame it sends.
-    pub fn dial(att_mtu: u16) -> Pipe {
-        Pipe::new(Side::Central, att_mtu, false)
+    /// A central's pipe on a new connection, named by `link` (random): OPEN is the first
+    /// frame it sends.
+    pub fn dial(att_mtu: u16, link: LinkId) -> Pipe {
+        Pipe::new(Side::Central, link, att_mtu, false)
     }
 
     /// A peripheral's pipe for a central whose OPEN (`value`) has just arrived.
@@ -302,15 +323,19 @@ impl Pipe {
     /// `value` is not an OPEN frame of our version.
     pub fn accept(att_mtu: u16, value: &[u8]) -> Result<Pipe, PipeError> {
         match Frame::parse(value).map_err(PipeError::Malformed)? {
-            Frame::Open { version: VERSION } => Ok(Pipe::new(Side::Peripheral, att_mtu, true)),
-            Frame::Open { version } => Err(PipeError::Version(version)),
+            Frame::Open {
+                version: VERSION,
+                link,
+            } => Ok(Pipe::new(Side::Peripheral, link, att_mtu, true)),
+            Frame::Open { version, .. } => Err(PipeError::Version(version)),
             _ => Err(PipeError::Violation("a frame before OPEN")),
         }
     }
 
-    fn new(side: Side, att_mtu: u16, peer_open: bool) -> Pipe {
+    fn new(side: Side, link: LinkId, att_mtu: u16, peer_open: bool) -> Pipe {
         Pipe {
             side,
+            link,
             limit: frame_limit(att_mtu),
             open_due: true,
             peer_open,
@@ -325,6 +350,7 @@ impl Pipe {
             consumed: 0,
             ack_sent: 0,
             peer_closed: false,
+            discarding: false,
             error: None,
             reset_due: None,
         }
@@ -335,9 +361,22 @@ impl Pipe {
         self.side
     }
 
-    /// The largest frame this pipe sends now.
+    /// The largest value this pipe sends now.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// The pipe's link.
+    pub fn link(&self) -> LinkId {
+        self.link
+    }
+
+    /// What a notification starts with: the link, on a peripheral's values.
+    fn prefix(&self) -> usize {
+        match self.side {
+            Side::Central => 0,
+            Side::Peripheral => LINK_ID_LEN,
+        }
     }
 
     /// The connection's ATT MTU changed (it is exchanged after connecting): later frames
@@ -369,7 +408,8 @@ impl Pipe {
         self.fail(PipeError::Violation(what), Some(Reason::Violation))
     }
 
-    /// Takes one characteristic value from the peer.
+    /// Takes one characteristic value from the peer: on a central, a notification (those
+    /// of other links are ignored); on a peripheral, a write.
     ///
     /// # Errors
     /// The value broke the protocol or was a RESET; the pipe is then failed (a RESET of
@@ -378,13 +418,24 @@ impl Pipe {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        let value = match self.side {
+            Side::Peripheral => value,
+            Side::Central => match value.split_first_chunk::<LINK_ID_LEN>() {
+                Some((link, rest)) if *link == self.link => rest,
+                Some(_) => return Ok(()),
+                None => {
+                    let m = Malformed("a notification too short to name its link");
+                    return Err(self.fail(PipeError::Malformed(m), Some(Reason::Violation)));
+                }
+            },
+        };
         let frame = match Frame::parse(value) {
             Ok(frame) => frame,
             Err(m) => return Err(self.fail(PipeError::Malformed(m), Some(Reason::Violation))),
         };
         match frame {
             Frame::Reset(reason) => Err(self.fail(PipeError::PeerReset(reason), None)),
-            Frame::Open { version } => {
+            Frame::Open { version, link } => {
                 if self.side == Side::Peripheral {
                     // A central's new OPEN starts a new pipe: the caller checks for it
                     // (`is_open`) before handing values to the old one.
@@ -395,6 +446,9 @@ impl Pipe {
                 }
                 if version != VERSION {
                     return Err(self.fail(PipeError::Version(version), Some(Reason::Violation)));
+                }
+                if link != self.link {
+                    return Err(self.violation("an OPEN for another link"));
                 }
                 self.peer_open = true;
                 Ok(())
@@ -411,7 +465,11 @@ impl Pipe {
                     return Err(self.violation("DATA beyond the window"));
                 }
                 self.expected_seq = self.expected_seq.wrapping_add(1);
-                self.incoming.push_back(payload.to_vec());
+                if self.discarding {
+                    self.consumed = self.consumed.wrapping_add(1);
+                } else {
+                    self.incoming.push_back(payload.to_vec());
+                }
                 Ok(())
             }
             Frame::Ack { consumed } => {
@@ -464,6 +522,22 @@ impl Pipe {
         self.write_closed = true;
     }
 
+    /// Whether [`Pipe::shutdown`] was called.
+    pub fn is_write_closed(&self) -> bool {
+        self.write_closed
+    }
+
+    /// The reader is gone: bytes received from now on (and those not yet read) are
+    /// dropped, still acknowledged so the peer can finish, and the pipe is over once both
+    /// sides have closed.
+    pub fn discard_input(&mut self) {
+        self.discarding = true;
+        for _ in self.incoming.drain(..) {
+            self.consumed = self.consumed.wrapping_add(1);
+        }
+        self.front = 0;
+    }
+
     /// Copies received stream bytes into `out`.
     ///
     /// # Errors
@@ -505,20 +579,30 @@ impl Pipe {
     /// nothing to send now. Send every frame it gives, in order.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
+        if self.side == Side::Peripheral {
+            out.extend_from_slice(&self.link);
+        }
         let frame = if let Some(reason) = self.reset_due.take() {
             Frame::Reset(reason)
         } else if self.error.is_some() {
+            out.clear();
             return false;
         } else if self.open_due {
             self.open_due = false;
-            Frame::Open { version: VERSION }
+            Frame::Open {
+                version: VERSION,
+                link: self.link,
+            }
         } else if self.consumed.wrapping_sub(self.ack_sent) >= ACK_EVERY {
             self.ack_sent = self.consumed;
             Frame::Ack {
                 consumed: self.consumed,
             }
         } else if !self.outgoing.is_empty() && self.in_flight() < WINDOW {
-            let n = self.outgoing.len().min(self.limit - DATA_HEADER);
+            let n = self
+                .outgoing
+                .len()
+                .min(self.limit - self.prefix() - DATA_HEADER);
             out.extend_from_slice(&[DATA, self.next_seq]);
             out.extend(self.outgoing.drain(..n));
             self.next_seq = self.next_seq.wrapping_add(1);
@@ -527,6 +611,7 @@ impl Pipe {
             self.close_sent = true;
             Frame::Close { seq: self.next_seq }
         } else {
+            out.clear();
             return false;
         };
         frame.encode(out);
@@ -578,10 +663,21 @@ mod tests {
     }
 
     /// A central and a peripheral that have exchanged OPEN.
+    const LINK: LinkId = [0xa1, 0xb2, 0xc3, 0xd4];
+
+    /// A notification of our link.
+    fn note(frame: &[u8]) -> Vec<u8> {
+        [&LINK[..], frame].concat()
+    }
+
     fn connected(mtu: u16) -> (Pipe, Pipe) {
-        let mut central = Pipe::dial(mtu);
+        let mut central = Pipe::dial(mtu, LINK);
         let open = drain(&mut central);
-        assert_eq!(open, vec![vec![OPEN, VERSION]], "OPEN comes first");
+        assert_eq!(
+            open,
+            vec![[&[OPEN, VERSION][..], &LINK].concat()],
+            "OPEN comes first"
+        );
         let mut peripheral = Pipe::accept(mtu, &open[0]).unwrap();
         pump(&mut peripheral, &mut central);
         (central, peripheral)
@@ -600,7 +696,10 @@ mod tests {
     #[test]
     fn frames_parse_and_encode_back() {
         for frame in [
-            Frame::Open { version: 1 },
+            Frame::Open {
+                version: 1,
+                link: [1, 2, 3, 4],
+            },
             Frame::Data {
                 seq: 255,
                 payload: b"x",
@@ -619,6 +718,8 @@ mod tests {
             &b""[..],
             &[0],
             &[0, 1, 2],
+            &[0, 1, 2, 3, 4],
+            &[0, 1, 2, 3, 4, 5, 6],
             &[1, 0],
             &[2],
             &[3, 1, 1],
@@ -665,9 +766,9 @@ mod tests {
 
     #[test]
     fn nothing_before_open() {
-        let mut c = Pipe::dial(23);
+        let mut c = Pipe::dial(23, LINK);
         assert_eq!(
-            c.handle(&[1, 0, 42]),
+            c.handle(&note(&[1, 0, 42])),
             Err(PipeError::Violation("a frame before OPEN"))
         );
         let mut reset = Vec::new();
@@ -676,7 +777,15 @@ mod tests {
         assert!(!c.poll_transmit(&mut reset), "nothing after RESET");
         assert!(c.is_finished());
         assert!(Pipe::accept(23, &[1, 0, 1]).is_err());
-        assert_eq!(Pipe::accept(23, &[0, 2]).err(), Some(PipeError::Version(2)));
+        assert_eq!(
+            Pipe::accept(23, &[0, 2, 1, 2, 3, 4]).err(),
+            Some(PipeError::Version(2))
+        );
+        let mut c = Pipe::dial(23, LINK);
+        assert!(
+            c.handle(&[1, 2, 3]).is_err(),
+            "a notification names its link"
+        );
     }
 
     #[test]
@@ -696,8 +805,9 @@ mod tests {
         assert!(p.handle(&frames[2]).is_err());
         // A peripheral takes no second OPEN: its caller starts a new pipe for it.
         let (_, mut p) = connected(23);
-        assert!(p.handle(&[OPEN, VERSION]).is_err());
-        assert!(is_open(&[OPEN, VERSION]) && !is_open(&[DATA, 0, 0]));
+        let open = [&[OPEN, VERSION][..], &LINK].concat();
+        assert!(p.handle(&open).is_err());
+        assert!(is_open(&open) && !is_open(&[DATA, 0, 0]));
     }
 
     #[test]
@@ -720,7 +830,10 @@ mod tests {
         let mut one = [0u8; 18];
         p.read(&mut one).unwrap();
         assert!(p.poll_transmit(&mut v));
-        assert_eq!(Frame::parse(&v), Ok(Frame::Ack { consumed: 16 }));
+        assert_eq!(
+            Frame::parse(&v[LINK_ID_LEN..]),
+            Ok(Frame::Ack { consumed: 16 })
+        );
         c.handle(&v).unwrap();
         let mut more = 0;
         while c.poll_transmit(&mut v) {
@@ -741,7 +854,7 @@ mod tests {
             Err(PipeError::Violation("DATA beyond the window"))
         );
         let (mut c, _) = connected(23);
-        assert!(c.handle(&[ACK, 1]).is_err(), "nothing was sent");
+        assert!(c.handle(&note(&[ACK, 1])).is_err(), "nothing was sent");
     }
 
     #[test]
@@ -758,6 +871,31 @@ mod tests {
         let (mut c, _) = connected(23);
         c.shutdown();
         assert_eq!(c.write(b"x"), Err(PipeError::Shutdown));
+    }
+
+    #[test]
+    fn a_central_ignores_notifications_of_other_links() {
+        let (mut c, mut p) = connected(23);
+        p.write(b"for the central").unwrap();
+        let frames = drain(&mut p);
+        for f in &frames {
+            assert_eq!(f[..LINK_ID_LEN], LINK, "every notification names its link");
+            let mut other = f.clone();
+            other[0] ^= 1;
+            c.handle(&other).unwrap();
+        }
+        let mut buf = [0u8; 64];
+        assert_eq!(c.read(&mut buf).unwrap(), Read::Pending);
+        for f in &frames {
+            c.handle(f).unwrap();
+        }
+        assert_eq!(c.read(&mut buf).unwrap(), Read::Bytes(15));
+        // An OPEN answered for another link is a violation.
+        let mut c = Pipe::dial(23, LINK);
+        drain(&mut c);
+        let mut wrong = note(&[OPEN, VERSION]);
+        wrong.extend_from_slice(&[9, 9, 9, 9]);
+        assert!(c.handle(&wrong).is_err());
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl End {
 /// Runs one exchange: the central sends `up`, the peripheral `down`, both at once.
 fn exchange(mtu: u16, up: Vec<u8>, down: Vec<u8>, seed: u64) {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut central = Pipe::dial(mtu);
+    let mut central = Pipe::dial(mtu, [7, 7, 7, 7]);
     let mut value = Vec::new();
     assert!(central.poll_transmit(&mut value));
     let open = carry(&value, mtu, true);

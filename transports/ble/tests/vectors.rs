@@ -70,6 +70,7 @@ fn frames_are_those_of_the_spec() {
         let expected = match case["frame"].as_str().unwrap() {
             "open" => Frame::Open {
                 version: u8::try_from(case["version"].as_u64().unwrap()).unwrap(),
+                link: bytes(&case["link"]).try_into().unwrap(),
             },
             "data" => {
                 let payload = bytes(&case["payload"]);
