@@ -17,6 +17,7 @@ use bramble_proto::messaging::DeliveryState;
 use bramble_proto::transport::TransportId;
 use bramble_store::{ContactId, StoreError};
 use clap::{Args, Parser, Subcommand};
+use thicket_ble::{BleConfig, BleSetup};
 use thicket_lan::{LanConfig, LanSetup};
 use thicket_tor::{TorConfig, TorSetup};
 use thicket_transport::{Status, TransportSetup};
@@ -67,8 +68,15 @@ struct OnlineArgs {
     /// only contacts can recognise.
     #[arg(long)]
     lan: bool,
-    /// Do not use Tor (with `--lan`: the local network only).
-    #[arg(long, requires = "lan")]
+    /// Also reach contacts nearby over Bluetooth LE, with no network at all. Advertises
+    /// one random-looking value at a time, which only contacts can recognise.
+    #[arg(long)]
+    ble: bool,
+    /// The Bluetooth adapter to use (`hci1`; default: the first).
+    #[arg(long, value_name = "NAME", requires = "ble")]
+    ble_adapter: Option<String>,
+    /// Do not use Tor (with `--lan` or `--ble`: only nearby devices).
+    #[arg(long)]
     no_tor: bool,
 }
 
@@ -243,6 +251,7 @@ impl From<EngineError> for Failure {
 struct Online {
     tor: Option<TorConfig>,
     lan: bool,
+    ble: Option<BleConfig>,
 }
 
 /// Opens the account; with transports to start, online.
@@ -282,6 +291,9 @@ async fn open_with(
     if online.lan {
         setups.push(Box::new(LanSetup::new(LanConfig::new())));
     }
+    if let Some(ble) = online.ble {
+        setups.push(Box::new(BleSetup::new(ble)));
+    }
     Engine::open_with(dir, password, setups, Mode::Online).await
 }
 
@@ -291,9 +303,19 @@ fn online_of(dir: &Path, args: &OnlineArgs) -> Result<Online, Failure> {
     if let Some(path) = &args.tor_config {
         tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
     }
+    if args.no_tor && !args.lan && !args.ble {
+        return Err(Failure::from(String::from(
+            "--no-tor needs --lan or --ble: with no transport nothing could carry a message",
+        )));
+    }
+    let ble = args.ble.then(|| match &args.ble_adapter {
+        Some(name) => BleConfig::new().with_adapter(name),
+        None => BleConfig::new(),
+    });
     Ok(Online {
         tor: (!args.no_tor).then_some(tor),
         lan: args.lan,
+        ble,
     })
 }
 
@@ -506,6 +528,7 @@ async fn run_online(engine: &Engine) {
         .map(|t| match t.as_str() {
             "tor" => "Tor",
             "lan" => "the local network",
+            "ble" => "Bluetooth LE",
             other => other,
         })
         .collect();

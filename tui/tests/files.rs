@@ -297,3 +297,16 @@ fn init_refuses_a_password_that_is_easy_to_guess() {
     assert!(!weak.dir.join("thicket.key").exists());
     assert!(weak.fails(&["link"]).contains("no account here"));
 }
+
+#[test]
+fn going_online_with_no_transport_at_all_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Account::new(root.path(), "alice");
+    a.ok(&["init", "--name", "alice"]);
+    let err = a.fails(&["run", "--no-tor"]);
+    assert!(err.contains("--no-tor needs --lan or --ble"), "{err}");
+    // An adapter without Bluetooth is a usage error too.
+    let out = a.run(&["run", "--ble-adapter", "hci1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ble"));
+}

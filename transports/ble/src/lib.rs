@@ -1,5 +1,13 @@
-//! Thicket's Bluetooth LE transport (`spec/ble.md`): what goes on the air, as code with
-//! no I/O.
+//! Thicket's Bluetooth LE transport (`spec/ble.md`).
+//!
+//! [`BleTransport`] plays both roles on one adapter: the central role with btleplug (scan
+//! for advertised UUIDs, connect to a device that announced a contact's beacon, write to
+//! its characteristic, take its notifications) and, on Linux, the peripheral role with
+//! bluer (advertise one rotating UUID, serve the characteristic; btleplug can do
+//! neither). A supervisor reopens the radio when the adapter goes, is switched off, or
+//! BlueZ is absent, and says why in the transport's status.
+//!
+//! What goes on the air is code with no I/O:
 //!
 //! - [`advert`]: the advertised UUID that announces a beacon or rendezvous label with a
 //!   fresh salt (only a holder of the value recognises it), the rotation through the
@@ -10,9 +18,15 @@
 //! - [`link`]: a pipe as an `AsyncRead + AsyncWrite` connection for the engine, and the
 //!   driver through which the radio moves its values.
 //!
-//! The radio side (btleplug for the central role, bluer for the peripheral role on
-//! Linux) drives these; see `ARCHITECTURE.md#transports`.
 
 pub mod advert;
+mod central;
 pub mod link;
+mod peripheral;
 pub mod pipe;
+mod transport;
+
+pub use transport::{
+    BleConfig, BleSetup, BleTransport, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS, MAX_PERIPHERAL_LINKS,
+    Roles,
+};

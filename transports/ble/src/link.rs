@@ -135,6 +135,11 @@ impl PipeDriver {
         self.link.transmit.notify_one();
     }
 
+    /// Whether two drivers drive the same link.
+    pub fn same_link(&self, other: &PipeDriver) -> bool {
+        Arc::ptr_eq(&self.link, &other.link)
+    }
+
     /// Whether the pipe is over.
     pub fn is_finished(&self) -> bool {
         self.link.lock().pipe.is_finished()

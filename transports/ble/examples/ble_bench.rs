@@ -1,0 +1,141 @@
+//! Goodput of the BLE pipe against the raw characteristic write rate, measured in the same
+//! run on the same two adapters (the real tier runs it in its QEMU guest: `vm/run.sh`).
+//!
+//! ```text
+//! ble_bench CENTRAL_ADAPTER PERIPHERAL_ADAPTER BYTES
+//! ```
+//!
+//! The peripheral adapter runs the transport and advertises one beacon. The central side
+//! first finds it, connects with btleplug directly, and writes BYTES in 509-byte values
+//! without response (the peripheral drops values that belong to no pipe): the raw rate.
+//! Then a second transport on the central adapter dials the beacon and sends BYTES through
+//! a pipe, timed until the peripheral has read the last one: the goodput.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use bramble_proto::transport::Beacon;
+use btleplug::api::{Central as _, Manager as _, Peripheral as _, ScanFilter, WriteType};
+use btleplug::platform::Manager;
+use thicket_ble::advert::{CHARACTERISTIC_UUID, announces};
+use thicket_ble::pipe::MAX_FRAME;
+use thicket_ble::{BleConfig, BleTransport, Roles};
+use thicket_transport::{Peer, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+async fn raw_rate(adapter: &str, beacon: Beacon, bytes: usize) -> f64 {
+    let manager = Manager::new().await.unwrap();
+    let mut central = None;
+    for a in manager.adapters().await.unwrap() {
+        if a.adapter_info().await.unwrap().starts_with(adapter) {
+            central = Some(a);
+        }
+    }
+    let central = central.expect("the central adapter");
+    central.start_scan(ScanFilter::default()).await.unwrap();
+    let peripheral = loop {
+        let mut found = None;
+        for p in central.peripherals().await.unwrap() {
+            if let Ok(Some(props)) = p.properties().await
+                && props
+                    .services
+                    .iter()
+                    .any(|u| announces(u.as_bytes(), &beacon))
+            {
+                found = Some(p);
+            }
+        }
+        if let Some(p) = found {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    peripheral.connect().await.unwrap();
+    peripheral.discover_services().await.unwrap();
+    let ch = peripheral
+        .characteristics()
+        .into_iter()
+        .find(|c| c.uuid == uuid::Uuid::from_u128(CHARACTERISTIC_UUID))
+        .expect("our characteristic");
+    let size = usize::from(peripheral.mtu().saturating_sub(3)).min(MAX_FRAME);
+    // A value that is no frame of ours: 0xff is no kind.
+    let value = vec![0xff; size];
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < bytes {
+        if peripheral
+            .write(&ch, &value, WriteType::WithoutResponse)
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        sent += size;
+    }
+    // A write with response waits for the ones before it to be through.
+    let _ = peripheral.read(&ch).await;
+    let rate = sent as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "raw: {sent} bytes in {:?} ({size}-byte writes, MTU {})",
+        start.elapsed(),
+        peripheral.mtu()
+    );
+    peripheral.disconnect().await.unwrap();
+    central.stop_scan().await.unwrap();
+    rate
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (central, peripheral) = (args[1].clone(), args[2].clone());
+    let bytes: usize = args[3].parse().unwrap();
+    let beacon = Beacon([0x5a; 16]);
+
+    let (tx, mut incoming) = mpsc::channel(4);
+    let p = BleTransport::new(BleConfig::new().with_adapter(&peripheral));
+    p.start(tx).await.unwrap();
+    p.announce(vec![beacon]);
+
+    let raw = raw_rate(&central, beacon, bytes).await;
+
+    let (tx, _incoming_c) = mpsc::channel(4);
+    let c = BleTransport::new(
+        BleConfig::new()
+            .with_adapter(&central)
+            .with_roles(Roles::CentralOnly),
+    );
+    c.start(tx).await.unwrap();
+    let started = Instant::now();
+    while c.sighted(&[beacon]).is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("sighted after {:?}", started.elapsed());
+    let target = Peer {
+        properties: Default::default(),
+        beacons: vec![beacon],
+    };
+    let mut conn = c.dial(&target).await.unwrap();
+    println!("connected after {:?}", started.elapsed());
+    let reader = tokio::spawn(async move {
+        let mut conn = incoming.recv().await.unwrap();
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).await.unwrap();
+        (got.len(), Instant::now())
+    });
+    let start = Instant::now();
+    let data = vec![0x33u8; bytes];
+    conn.write_all(&data).await.unwrap();
+    conn.shutdown().await.unwrap();
+    let (got, end) = reader.await.unwrap();
+    assert_eq!(got, bytes, "every byte through the pipe");
+    let goodput = bytes as f64 / end.duration_since(start).as_secs_f64();
+    println!(
+        "BENCH pipe goodput {:.1} KiB/s, raw write rate {:.1} KiB/s, ratio {:.2}",
+        goodput / 1024.0,
+        raw / 1024.0,
+        goodput / raw
+    );
+}

@@ -1,0 +1,64 @@
+#!/bin/sh
+# PID 1 of the BLE real-tier guest (transports/ble/vm/run.sh): the kernel's Bluetooth stack,
+# two virtual LE controllers in one emulated air (btvirt), the real bluetoothd, and two
+# `thicket run --ble --no-tor` processes, Alice on hci0 and Bob on hci1, who added each
+# other's links before boot. They meet over BLE only (there is no network), chat both ways,
+# and every step is printed as a `VM:` line for the host to check. Powers off at the end.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run; mount -t tmpfs tmp /tmp
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+T=/opt/thicket
+now() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "VM: $* at $(now)s"; }
+finish() {
+    say "$1"
+    for n in alice bob; do echo "--- $n"; tail -40 /tmp/$n.log; done
+    echo "--- bluetoothd"; tail -20 /tmp/bluetoothd.log
+    sync; echo o > /proc/sysrq-trigger; sleep 10
+}
+say "booted"
+modprobe hci_vhci || finish "FAIL no hci_vhci"
+mkdir -p /run/dbus && dbus-daemon --system --fork || finish "FAIL no dbus"
+btvirt -l2 > /tmp/btvirt.log 2>&1 &
+sleep 1
+/usr/libexec/bluetooth/bluetoothd -n > /tmp/bluetoothd.log 2>&1 &
+for i in $(seq 50); do
+    [ "$(btmgmt info 2>/dev/null | grep -c '^hci[01]:')" = 2 ] && break
+    sleep 0.2
+done
+btmgmt --index 0 power on >/dev/null; btmgmt --index 1 power on >/dev/null
+say "controllers up"
+
+start() { # name adapter fd
+    mkfifo /tmp/$1.in
+    # The fifo stays open for writing so that `thicket run` never sees the end of its input.
+    eval "exec $3<>/tmp/$1.in"
+    THICKET_LOG=${THICKET_LOG:-warn} $T/thicket --data-dir $T/$1 --password-file $T/$1.password \
+        run --ble --ble-adapter $2 --no-tor < /tmp/$1.in > /tmp/$1.log 2>&1 &
+}
+start alice hci0 8
+start bob hci1 9
+say "started"
+# wait FILE TEXT SECONDS
+wait_for() {
+    i=0
+    while ! grep -qF "$2" "$1"; do
+        i=$((i + 1)); [ $i -gt $(($3 * 5)) ] && finish "FAIL waiting for '$2' in $1"
+        sleep 0.2
+    done
+    say "$(basename "$1" .log): $2"
+}
+wait_for /tmp/alice.log "Added bob." 300
+wait_for /tmp/bob.log "Added alice." 120
+echo "send bob hello from alice over bluetooth" > /tmp/alice.in
+wait_for /tmp/bob.log "New message from alice: hello from alice over bluetooth" 300
+wait_for /tmp/alice.log "A message to bob was delivered." 120
+echo "send alice and back from bob" > /tmp/bob.in
+wait_for /tmp/alice.log "New message from bob: and back from bob" 300
+wait_for /tmp/bob.log "A message to alice was delivered." 120
+say "CHAT PASS"
+echo quit > /tmp/alice.in; echo quit > /tmp/bob.in
+sleep 3; pkill thicket; sleep 1
+# Goodput of the pipe against the raw write rate, on the same two controllers.
+timeout 300 $T/ble_bench hci0 hci1 ${BENCH_BYTES:-100000} 2>&1 | sed 's/^/VM: bench: /'
+finish "PASS"
