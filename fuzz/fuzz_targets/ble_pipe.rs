@@ -1,11 +1,11 @@
 //! What the BLE transport reads from the air: characteristic values (never panic; a frame
 //! that parses encodes to bytes that parse to the same frame) fed to either end of a pipe
 //! (never panic; every frame it sends fits the MTU and parses; it never holds more than its
-//! window of received bytes).
+//! window of received bytes; a peripheral's notifications name its link).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use thicket_ble::pipe::{Frame, MAX_VALUE, Pipe, Read, WINDOW, frame_limit};
+use thicket_ble::pipe::{Frame, LINK_ID_LEN, MAX_VALUE, Pipe, Read, Side, WINDOW, frame_limit};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&head, mut rest)) = data.split_first() else {
@@ -46,7 +46,15 @@ fuzz_target!(|data: &[u8]| {
         }
         while pipe.poll_transmit(&mut out) {
             assert!(out.len() <= frame_limit(mtu));
-            assert!(Frame::parse(&out).is_ok());
+            // A peripheral's notifications start with the link.
+            let frame = match pipe.side() {
+                Side::Central => &out[..],
+                Side::Peripheral => {
+                    assert_eq!(out[..LINK_ID_LEN], pipe.link());
+                    &out[LINK_ID_LEN..]
+                }
+            };
+            assert!(Frame::parse(frame).is_ok());
         }
     }
     let mut held = 0;
