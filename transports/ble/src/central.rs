@@ -51,8 +51,15 @@ pub(crate) async fn open(inner: &Arc<Inner>) -> Result<Central, String> {
         )
     })?;
     let mut chosen = None;
+    let mut unreadable = None;
     for adapter in adapters {
-        let info = adapter.adapter_info().await.unwrap_or_default();
+        let info = match adapter.adapter_info().await {
+            Ok(info) => info,
+            Err(e) => {
+                unreadable = Some(e.to_string());
+                continue;
+            }
+        };
         let name = info
             .split_whitespace()
             .next()
@@ -68,9 +75,15 @@ pub(crate) async fn open(inner: &Arc<Inner>) -> Result<Central, String> {
             break;
         }
     }
-    let adapter = chosen.ok_or_else(|| match &inner.config.adapter {
-        Some(name) => format!("there is no Bluetooth adapter {name}"),
-        None => String::from("there is no Bluetooth adapter"),
+    let adapter = chosen.ok_or_else(|| {
+        let which = match &inner.config.adapter {
+            Some(name) => format!("there is no Bluetooth adapter {name}"),
+            None => String::from("there is no Bluetooth adapter"),
+        };
+        match unreadable {
+            Some(e) => format!("{which} (an adapter could not be read: {e})"),
+            None => which,
+        }
     })?;
     match adapter.adapter_state().await {
         Ok(CentralState::PoweredOn) => {}

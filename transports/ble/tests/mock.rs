@@ -145,20 +145,8 @@ fn control(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn uuid_text(bytes: [u8; 16]) -> String {
-    let x = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
-}
-
 fn advert(beacon: &Beacon, salt: u8) -> String {
-    uuid_text(advertised_uuid(beacon, [salt; 8]))
+    uuid::Uuid::from_bytes(advertised_uuid(beacon, [salt; 8])).to_string()
 }
 
 async fn started(
@@ -199,6 +187,24 @@ async fn sighted_within(t: &BleTransport, beacons: &[Beacon], limit: Duration) -
     }
 }
 
+/// An adapter `hci0`, and a transport on it playing the central only, up.
+async fn central_on_hci0() -> (
+    BleTransport,
+    mpsc::Receiver<thicket_transport::BoxConnection>,
+) {
+    control(&["adapter", "hci0"]);
+    let config = BleConfig::new()
+        .with_adapter("hci0")
+        .with_roles(Roles::CentralOnly);
+    let (t, incoming) = started(config).await;
+    let s = status_becomes(&t, Duration::from_secs(10), |s| {
+        !matches!(s, Status::Stopped | Status::Starting { .. })
+    })
+    .await;
+    assert_eq!(s, Status::Up);
+    (t, incoming)
+}
+
 const PEER: &str = "C0:11:22:33:44:01";
 const STRANGER: &str = "C0:11:22:33:44:02";
 
@@ -210,20 +216,7 @@ async fn a_contact_advertising_nearby_is_recognised_dialed_and_carries_a_pipe() 
     ) {
         return;
     }
-    control(&["adapter", "hci0"]);
-    let (t, _incoming) = started(
-        BleConfig::new()
-            .with_adapter("hci0")
-            .with_roles(Roles::CentralOnly),
-    )
-    .await;
-    assert_eq!(
-        status_becomes(&t, Duration::from_secs(10), |s| *s != Status::Stopped
-            && !matches!(s, Status::Starting { .. }))
-        .await,
-        Status::Up
-    );
-
+    let (t, _incoming) = central_on_hci0().await;
     let contact = Beacon([0x42; 16]);
     let other = Beacon([0x43; 16]);
     control(&["device", "hci0", PEER, &advert(&contact, 1), "peer"]);
@@ -311,14 +304,7 @@ async fn devices_that_cannot_carry_a_pipe_fail_the_dial_and_nothing_else() {
     ) {
         return;
     }
-    control(&["adapter", "hci0"]);
-    let (t, _incoming) = started(
-        BleConfig::new()
-            .with_adapter("hci0")
-            .with_roles(Roles::CentralOnly),
-    )
-    .await;
-    status_becomes(&t, Duration::from_secs(10), |s| *s == Status::Up).await;
+    let (t, _incoming) = central_on_hci0().await;
     let (stuck, nogatt, gone) = (Beacon([1; 16]), Beacon([2; 16]), Beacon([3; 16]));
     control(&[
         "device",

@@ -18,15 +18,7 @@ fn bytes(v: &serde_json::Value) -> Vec<u8> {
 }
 
 fn uuid_text(u: u128) -> String {
-    let x = format!("{u:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    uuid::Uuid::from_u128(u).to_string()
 }
 
 #[test]

@@ -12,20 +12,36 @@ now() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "VM: $* at $(now)s"; }
 finish() {
     say "$1"
-    for n in alice bob; do echo "--- $n"; tail -40 /tmp/$n.log; done
+    for n in alice bob; do echo "--- $n"; uniq -c /tmp/$n.log | tail -40; done
     echo "--- bluetoothd"; tail -20 /tmp/bluetoothd.log
+    echo "--- btvirt"; tail -5 /tmp/btvirt.log
+    echo "--- adapters"; btmgmt info
+    for i in 0 1; do
+        dbus-send --system --print-reply --dest=org.bluez /org/bluez/hci$i \
+            org.freedesktop.DBus.Properties.GetAll string:org.bluez.Adapter1 | tr -s ' \n' ' '
+        echo
+    done
     sync; echo o > /proc/sysrq-trigger; sleep 10
 }
 say "booted"
 modprobe hci_vhci || finish "FAIL no hci_vhci"
 mkdir -p /run/dbus && dbus-daemon --system --fork || finish "FAIL no dbus"
-btvirt -l2 > /tmp/btvirt.log 2>&1 &
-sleep 1
-/usr/libexec/bluetooth/bluetoothd -n > /tmp/bluetoothd.log 2>&1 &
-for i in $(seq 50); do
-    [ "$(btmgmt info 2>/dev/null | grep -c '^hci[01]:')" = 2 ] && break
-    sleep 0.2
+controllers() { btmgmt info 2>/dev/null | grep -c '^hci[01]:'; }
+# btvirt makes the two controllers through /dev/vhci; on a slow guest one may not appear,
+# so wait, and start btvirt again once if it is short of one.
+for try in 1 2; do
+    btvirt -l2 > /tmp/btvirt.log 2>&1 &
+    sleep 1
+    [ "$try" = 1 ] && { /usr/libexec/bluetooth/bluetoothd -n > /tmp/bluetoothd.log 2>&1 & }
+    for i in $(seq 300); do
+        [ "$(controllers)" = 2 ] && break
+        sleep 0.2
+    done
+    [ "$(controllers)" = 2 ] && break
+    say "btvirt made $(controllers) controllers; again"
+    pkill btvirt; sleep 2
 done
+[ "$(controllers)" = 2 ] || finish "FAIL btvirt made $(controllers) controllers of 2"
 btmgmt --index 0 power on >/dev/null; btmgmt --index 1 power on >/dev/null
 say "controllers up"
 

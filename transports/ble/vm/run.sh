@@ -25,7 +25,7 @@ if [ ! -e "$ROOTFS/.complete" ]; then
     rm -rf "$ROOTFS"
     mkdir -p "$CACHE"
     debootstrap --variant=minbase \
-        --include=linux-image-amd64,bluez,bluez-test-tools,dbus,kmod,udev,libssl3 \
+        --include=linux-image-amd64,bluez,bluez-test-tools,dbus,kmod,udev,procps,libssl3 \
         bookworm "$ROOTFS" >"$CACHE/debootstrap.log" 2>&1 \
         || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
     touch "$ROOTFS/.complete"
