@@ -280,8 +280,9 @@ async fn start(
             }
         }
         let _ = peripheral.unsubscribe(&characteristic).await;
-        let _ = peripheral.disconnect().await;
-        if let Some(inner) = weak.upgrade() {
+        // One connection carries both directions' GATT: while the device holds a link
+        // to our characteristic, disconnecting would end that one too.
+        let shared = weak.upgrade().is_some_and(|inner| {
             let mut state = inner.state();
             if state
                 .central_links
@@ -290,6 +291,12 @@ async fn start(
             {
                 state.central_links.remove(&id);
             }
+            state
+                .peripheral_links
+                .contains_key(&peripheral.address().to_string())
+        });
+        if !shared {
+            let _ = peripheral.disconnect().await;
         }
     });
     Ok(Box::new(stream))
