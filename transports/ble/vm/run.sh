@@ -31,8 +31,9 @@ if [ ! -e "$ROOTFS/.complete" ]; then
     touch "$ROOTFS/.complete"
 fi
 
-cargo build --locked -p thicket
-cargo build --locked -p thicket-ble --example ble_bench
+# The test build's binaries: after `cargo test --workspace` (as in `.ci/test`) this builds
+# nothing, where `cargo build -p thicket` would rebuild with other features.
+cargo test --workspace --locked --no-run
 exe="$PWD/target/debug/thicket"
 work="$(mktemp -d)"
 trap 'rm -rf "$work" "$ROOTFS/opt/thicket"' EXIT
