@@ -7,7 +7,11 @@
 #
 # Needs root (debootstrap, once) and Debian's package mirror. The guest's root filesystem is
 # cached in $THICKET_VM_CACHE (default /var/cache/thicket-test); the first run builds it
-# (about 4 minutes, 800 MB), later runs take 1 to 3 minutes.
+# (about 6 minutes, 800 MB), later runs take 1 to 3 minutes.
+#
+# Not yet reliable, so `.ci/test` runs it only with THICKET_BLE_VM=1: it passed on a quiet
+# machine, but has also stalled after the handshake with the first message undelivered,
+# and on a loaded machine btvirt has made one controller of two.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
