@@ -144,11 +144,6 @@ impl PipeDriver {
     pub fn is_finished(&self) -> bool {
         self.link.lock().pipe.is_finished()
     }
-
-    /// The pipe's error, if it failed.
-    pub fn error(&self) -> Option<PipeError> {
-        self.link.lock().pipe.error().cloned()
-    }
 }
 
 impl AsyncRead for PipeStream {
