@@ -37,6 +37,26 @@ pub(crate) fn clock(t: Timestamp) -> String {
     format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
 }
 
+/// A short time for lists, at most six characters: `HH:MM` on the day (UTC) of `now`,
+/// `D Mon` earlier (or later) in its year, the year otherwise.
+pub(crate) fn short(t: Timestamp, now: Timestamp) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    if day(t) == day(now) {
+        return clock(t);
+    }
+    let (year, month, d) = civil(day(t));
+    if year != civil(day(now)).0 {
+        return year.to_string();
+    }
+    let name = usize::try_from(month)
+        .ok()
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .unwrap_or(&"?");
+    format!("{d} {name}")
+}
+
 /// `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn format(t: Timestamp) -> String {
     let secs = i64::try_from(t.as_millis() / 1000).unwrap_or(i64::MAX);
@@ -62,5 +82,30 @@ mod tests {
         let ts = Timestamp::from_millis(1_764_625_800_000).unwrap();
         assert_eq!(date(day(ts)), "2025-12-01");
         assert_eq!(clock(ts), "21:50");
+    }
+
+    #[test]
+    fn short_times() {
+        let t = |ms| Timestamp::from_millis(ms).unwrap();
+        // 2025-12-01 21:50 UTC.
+        let now = t(1_764_625_800_000);
+        assert_eq!(
+            short(t(1_764_547_200_000), now),
+            "00:00",
+            "midnight that day"
+        );
+        assert_eq!(
+            short(t(1_764_547_199_999), now),
+            "30 Nov",
+            "a millisecond before"
+        );
+        assert_eq!(short(t(1_735_689_600_000), now), "1 Jan", "new year's day");
+        assert_eq!(short(t(1_735_689_599_999), now), "2024", "the year before");
+        assert_eq!(
+            short(t(1_767_225_599_999), now),
+            "31 Dec",
+            "later that year"
+        );
+        assert_eq!(short(t(1_767_225_600_000), now), "2026", "next year");
     }
 }

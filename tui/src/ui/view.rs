@@ -139,9 +139,13 @@ fn draw_contacts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         .skip(offset)
         .take(rows)
         .map(|(i, c)| {
+            let when = c
+                .last
+                .map(|t| format!(" {}", time::short(t, app.now)))
+                .unwrap_or_default();
             let mut right = String::new();
             if c.unread > 0 {
-                right.push_str(&format!(" {}", c.unread.min(999)));
+                right.push_str(&format!(" ({})", c.unread.min(999)));
             }
             let reach: Vec<&str> = app
                 .connected
@@ -160,7 +164,7 @@ fn draw_contacts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                 right.push_str(&reach.concat());
             }
             let mark = if c.verified { "✓" } else { " " };
-            let name_width = width.saturating_sub(2 + right.chars().count());
+            let name_width = width.saturating_sub(2 + when.chars().count() + right.chars().count());
             let name = fit(&c.name, name_width);
             let pad = name_width.saturating_sub(text_width(&name));
             let mut style = Style::new();
@@ -174,6 +178,7 @@ fn draw_contacts(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
                 Span::styled(format!("{mark} "), theme.fg(Color::Green)),
                 Span::raw(name),
                 Span::raw(" ".repeat(pad)),
+                Span::styled(when, theme.dim()),
                 Span::styled(right, theme.fg(Color::Yellow)),
             ])
             .style(style)
