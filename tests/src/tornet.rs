@@ -5,8 +5,8 @@
 //! relays (`tor-gencert`, `tor --list-fingerprint`), writes a torrc for each with the
 //! testing-network settings, starts them all (authorities first), and writes the arti
 //! configuration overlay that points a client at this network ([`TorNet::arti_config`]).
-//! Every port is a free loopback port picked at start, so networks of concurrent tests
-//! never collide.
+//! Every port is a free loopback port below the ephemeral range, picked at start and
+//! never handed out twice by one process, so networks of concurrent tests never collide.
 //!
 //! The processes always go: dropping the [`TorNet`] (also while a test panics) kills and
 //! reaps them, and each tor is started with `__OwningControllerProcess` naming this
@@ -15,10 +15,12 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A running private Tor network.
@@ -52,10 +54,64 @@ fn program(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// A loopback port for a node to listen on, never handed out twice in this process.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`), so the
+/// outgoing connections the running tors make (which take ephemeral ports) can never
+/// occupy a port a node is still to bind. Picking from inside that range once let a
+/// relay that started last find its ORPort taken, and it exited.
 fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let (low, _) = ephemeral_range();
+    let floor = 10_000u16;
+    let span = u32::from(low.saturating_sub(floor).max(1));
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seed = RandomState::new().build_hasher().finish();
+    for i in 0..span {
+        // A random start, then every port in turn.
+        let offset =
+            u32::try_from((seed.wrapping_add(u64::from(i))) % u64::from(span)).unwrap_or(0);
+        let Ok(port) = u16::try_from(u32::from(floor) + offset) else {
+            continue;
+        };
+        if taken.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            taken.push(port);
+            return Ok(port);
+        }
+    }
+    Err(io::Error::other(format!(
+        "no free loopback port between {floor} and {low}"
+    )))
+}
+
+/// The kernel's ephemeral port range; Linux's default when it cannot be read.
+fn ephemeral_range() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|f| f.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+/// The last lines a node logged, for an error message: its `notice.log`, or what it
+/// printed before it opened that log (a torrc it rejected).
+fn node_log_tail(dir: &Path) -> String {
+    ["notice.log", "stdout.log"]
+        .iter()
+        .map(|f| fs::read_to_string(dir.join(f)).unwrap_or_default())
+        .find(|t| !t.trim().is_empty())
+        .map(|t| {
+            let all: Vec<&str> = t.lines().collect();
+            all[all.len().saturating_sub(8)..].join("\n")
+        })
+        .unwrap_or_else(|| "(nothing logged)".to_owned())
 }
 
 fn run(cmd: &mut Command, what: &str) -> io::Result<()> {
@@ -306,9 +362,10 @@ impl TorNet {
             for (child, n) in self.children.iter_mut().zip(&self.nodes) {
                 if let Some(status) = child.try_wait()? {
                     return Err(io::Error::other(format!(
-                        "{} exited ({status}); see {}/notice.log",
+                        "{} exited ({status}); the end of its log in {}:\n{}",
                         n.nick,
-                        n.dir.display()
+                        n.dir.display(),
+                        node_log_tail(&n.dir)
                     )));
                 }
             }
