@@ -23,6 +23,7 @@ use thicket_tor::{TorConfig, TorSetup};
 use thicket_transport::{Status, TransportSetup};
 use zeroize::Zeroizing;
 
+mod folder;
 mod password;
 mod strength;
 mod time;
@@ -78,6 +79,12 @@ struct OnlineArgs {
     /// Do not use Tor (with `--lan` or `--ble`: only nearby devices).
     #[arg(long)]
     no_tor: bool,
+    /// Also carry messages as files in this folder, for example on a USB stick that
+    /// goes from hand to hand: Thicket reads the Thicket files in it and writes there
+    /// what contacts should receive, whenever it appears and when asked (`f` in the
+    /// interface, `sync` in `run`).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +156,13 @@ enum Command {
     },
     /// Read every Thicket file in a folder.
     Import {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// Sync with a folder that goes between you and your contacts (a USB stick): read
+    /// every Thicket file in it, then write there what each contact and pending
+    /// contact should receive (nothing for a contact with nothing new).
+    Sync {
         /// The folder.
         dir: PathBuf,
     },
@@ -252,6 +266,8 @@ struct Online {
     tor: Option<TorConfig>,
     lan: bool,
     ble: Option<BleConfig>,
+    /// The folder that carries messages as files.
+    files: Option<PathBuf>,
 }
 
 /// Opens the account; with transports to start, online.
@@ -303,9 +319,9 @@ fn online_of(dir: &Path, args: &OnlineArgs) -> Result<Online, Failure> {
     if let Some(path) = &args.tor_config {
         tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
     }
-    if args.no_tor && !args.lan && !args.ble {
+    if args.no_tor && !args.lan && !args.ble && args.files.is_none() {
         return Err(Failure::from(String::from(
-            "--no-tor needs --lan or --ble: with no transport nothing could carry a message",
+            "--no-tor needs --lan, --ble or --files: with no transport nothing could carry a message",
         )));
     }
     let ble = args.ble.then(|| match &args.ble_adapter {
@@ -316,6 +332,7 @@ fn online_of(dir: &Path, args: &OnlineArgs) -> Result<Online, Failure> {
         tor: (!args.no_tor).then_some(tor),
         lan: args.lan,
         ble,
+        files: args.files.clone(),
     })
 }
 
@@ -471,6 +488,20 @@ async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
                 to.display()
             );
         }
+        Command::Sync { dir } => {
+            let report = engine
+                .sync_folder(&dir)
+                .await
+                .map_err(|e| Failure::from(folder::error(e)))?;
+            println!(
+                "Synced with {}: {}.",
+                dir.display(),
+                folder::describe(&report)
+            );
+            for (path, why) in &report.imported.rejected {
+                println!("Skipped {}: {why}.", path.display());
+            }
+        }
         Command::Import { dir: from } => {
             let report = engine.import(&from).await?;
             let contacts = engine.contacts().await?;
@@ -512,14 +543,14 @@ async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
             engine.remove(target).await?;
             println!("Removed {name}.");
         }
-        Command::Run { .. } => run_online(engine).await,
-        Command::Ui { bell, .. } => ui::run::run(engine, bell).await?,
+        Command::Run { online } => run_online(engine, online.files).await,
+        Command::Ui { bell, online } => ui::run::run(engine, bell, online.files).await?,
     }
     Ok(())
 }
 
 /// `thicket run`: events out, commands in, until Ctrl-C, SIGTERM or `quit`.
-async fn run_online(engine: &Engine) {
+async fn run_online(engine: &Engine, files: Option<PathBuf>) {
     use tokio::io::AsyncBufReadExt as _;
     let mut events = engine.events();
     let running: Vec<TransportId> = engine.transports().into_iter().map(|(t, _)| t).collect();
@@ -532,10 +563,21 @@ async fn run_online(engine: &Engine) {
             other => other,
         })
         .collect();
-    println!(
-        "Thicket is running over {}. Type `help` for commands; Ctrl-C stops.",
-        names.join(" and ")
-    );
+    if names.is_empty() {
+        println!("Thicket is running. Type `help` for commands; Ctrl-C stops.");
+    } else {
+        println!(
+            "Thicket is running over {}. Type `help` for commands; Ctrl-C stops.",
+            names.join(" and ")
+        );
+    }
+    let mut watch = files.clone().map(|dir| {
+        println!(
+            "Syncing with the folder {} whenever it appears; `sync` syncs now.",
+            dir.display()
+        );
+        folder::watch(dir)
+    });
     if running.contains(&TransportId::TOR)
         && let Some(onion) = engine
             .local_properties(TransportId::TOR)
@@ -566,13 +608,23 @@ async fn run_online(engine: &Engine) {
             },
             line = lines.next_line(), if reading => match line {
                 Ok(Some(line)) => {
-                    if command(engine, &line).await == Flow::Quit {
+                    if command(engine, &line, files.as_deref()).await == Flow::Quit {
                         break;
                     }
                 }
                 // No more input (or none to begin with): keep running.
                 Ok(None) | Err(_) => reading = false,
             },
+            Some(present) = async {
+                match watch.as_mut() {
+                    Some(w) => w.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let (true, Some(dir)) = (present, files.as_deref()) {
+                    sync_and_say(engine, dir).await;
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
             Some(_) = async {
                 match terminate.as_mut() {
@@ -608,10 +660,23 @@ const COMMANDS: &str = "commands:
   pending             list pending contacts
   link                print your link
   add LINK NAME       add someone by their link
+  sync                read and write the folder given with --files
   quit                stop";
 
-/// One line of `run`'s standard input.
-async fn command(engine: &Engine, line: &str) -> Flow {
+/// Syncs with the folder and says what that did, for `run`.
+async fn sync_and_say(engine: &Engine, dir: &Path) {
+    match engine.sync_folder(dir).await {
+        Ok(report) => println!(
+            "Synced with {}: {}.",
+            dir.display(),
+            folder::describe(&report)
+        ),
+        Err(e) => println!("error: {} not synced: {}", dir.display(), folder::error(e)),
+    }
+}
+
+/// One line of `run`'s standard input; `files` is the folder `sync` syncs with.
+async fn command(engine: &Engine, line: &str, files: Option<&Path>) -> Flow {
     // A line from a Windows-style file or terminal ends in CR: not part of the message.
     let line = line.trim_end();
     let result: Result<Flow, Failure> = async {
@@ -651,6 +716,12 @@ async fn command(engine: &Engine, line: &str) -> Flow {
                 engine.add_link(link, name).await?;
                 println!("Added {name}; waiting to meet them.");
             }
+            "sync" => match files {
+                Some(dir) => sync_and_say(engine, dir).await,
+                None => {
+                    return Err("no folder to sync: start `thicket run` with --files DIR".into());
+                }
+            },
             "help" => println!("{COMMANDS}"),
             "quit" | "exit" => return Ok(Flow::Quit),
             other => return Err(format!("unknown command {other:?}; `help` lists them").into()),

@@ -20,17 +20,49 @@ impl Account {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_thicket"))
-            .arg("--data-dir")
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_thicket"));
+        c.arg("--data-dir")
             .arg(&self.dir)
             .arg("--password-file")
             .arg(&self.password)
             .args(args)
-            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_DATA_HOME");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
+    }
+
+    /// Runs a command with `input` on its standard input; it must succeed. Returns its
+    /// standard output.
+    fn with_input(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write as _;
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "thicket {args:?} failed: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// Runs a command that must succeed; returns its standard output.
@@ -304,9 +336,64 @@ fn going_online_with_no_transport_at_all_is_refused() {
     let a = Account::new(root.path(), "alice");
     a.ok(&["init", "--name", "alice"]);
     let err = a.fails(&["run", "--no-tor"]);
-    assert!(err.contains("--no-tor needs --lan or --ble"), "{err}");
+    assert!(
+        err.contains("--no-tor needs --lan, --ble or --files"),
+        "{err}"
+    );
     // An adapter without Bluetooth is a usage error too.
     let out = a.run(&["run", "--ble-adapter", "hci1"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ble"));
+}
+
+#[test]
+fn two_processes_chat_through_one_folder_that_goes_back_and_forth() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        Account::new(root.path(), "alice"),
+        Account::new(root.path(), "bob"),
+    );
+    a.ok(&["init", "--name", "alice"]);
+    b.ok(&["init", "--name", "bob"]);
+    let stick = root.path().join("stick");
+    let dir = stick.to_str().unwrap();
+    // No drive yet: a clear error, and nothing created.
+    assert!(a.fails(&["sync", dir]).contains("is the drive plugged in?"));
+    assert!(!stick.exists());
+    std::fs::create_dir(&stick).unwrap();
+    let (link_a, link_b) = (
+        a.ok(&["link"]).trim().to_owned(),
+        b.ok(&["link"]).trim().to_owned(),
+    );
+    a.ok(&["add", &link_b, "--name", "Bob"]);
+    b.ok(&["add", &link_a, "--name", "Alice"]);
+    // The one folder goes back and forth: handshakes, then contact details, then proof.
+    for _ in 0..3 {
+        a.ok(&["sync", dir]);
+        b.ok(&["sync", dir]);
+    }
+    assert!(a.ok(&["pending"]).contains("No pending contacts"));
+    assert!(b.ok(&["pending"]).contains("No pending contacts"));
+    // Nothing to say: a sync writes nothing.
+    let out = a.ok(&["sync", dir]);
+    assert!(out.contains("0 messages read, 0 files written"), "{out}");
+
+    a.ok(&["send", "Bob", "the stick is under the bench"]);
+    let out = a.ok(&["sync", dir]);
+    assert!(out.contains("1 file written"), "{out}");
+    // Bob keeps Thicket running with the folder, no network at all: it syncs when the
+    // folder is there, and on `sync`.
+    let out = b.with_input(
+        &["run", "--no-tor", "--files", dir],
+        "sync\nread Alice\nquit\n",
+    );
+    assert!(out.contains("1 message read"), "{out}");
+    assert!(out.contains("the stick is under the bench"), "{out}");
+    let out = a.ok(&["sync", dir]);
+    assert!(out.contains("0 messages read"), "{out}");
+    assert!(a.ok(&["read", "Bob"]).contains("[delivered]"));
+    for who in [&a, &b] {
+        let out = who.ok(&["sync", dir]);
+        assert!(out.contains("0 files written"), "{out}");
+    }
 }

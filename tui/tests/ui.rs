@@ -295,6 +295,13 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     drop(tmux);
 
     // The next run unlocks: a wrong password is refused and wiped, and nothing is lost.
+    // It also has a folder to carry messages as files: there already, so synced at once.
+    let stick = root.path().join("stick");
+    std::fs::create_dir(&stick).unwrap();
+    let command = command.replace(
+        " ui --lan --no-tor ",
+        &format!(" ui --lan --no-tor --files {} ", quoted(&stick)),
+    );
     let tmux = Tmux::start(&root.path().join("tmux.sock"), &command, 100, 30);
     tmux.wait_for(&["unlock your account", "Password:"], minute);
     tmux.type_text("alice has a wrong password");
@@ -303,6 +310,17 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
     tmux.type_text(password);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["✓ bob", "LAN: up"], minute);
+    tmux.wait_for(
+        &["folder synced: 0 messages read", "· files", ": synced "],
+        minute,
+    );
+    // Bob has nothing unacknowledged: the one file is the new key period's first stream,
+    // which proves to him that we hold his details. Asked again, nothing more is written.
+    let files = || std::fs::read_dir(&stick).unwrap().count();
+    assert_eq!(files(), 1);
+    tmux.keys(&["f"]);
+    tmux.wait_for(&["0 files written"], minute);
+    assert_eq!(files(), 1);
     tmux.keys(&["C-c"]);
     tmux.wait_gone(minute);
 

@@ -231,6 +231,17 @@ pub struct ExportReport {
     pub messages: usize,
 }
 
+/// What a folder sync read and wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FolderReport {
+    /// What reading the folder found.
+    pub imported: ImportReport,
+    /// The files written.
+    pub written: Vec<PathBuf>,
+    /// How many messages they carry.
+    pub messages: usize,
+}
+
 /// What an import read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -843,12 +854,69 @@ impl Engine {
     /// Store errors; I/O errors writing the files (the messages stay queued: a stream
     /// that was not written is simply never read).
     pub async fn export(&self, target: Target, dir: &Path) -> Result<ExportReport, EngineError> {
+        self.export_to(target, dir, false).await
+    }
+
+    /// Syncs with a folder that travels (on a USB stick) or is shared: reads every
+    /// Thicket file in it, as [`Engine::import`] does, then writes what each contact and
+    /// each pending contact still waiting should receive, as [`Engine::export`] does,
+    /// except that a contact with nothing due and nothing to acknowledge gets no file:
+    /// a folder synced often does not fill up with empty streams, nor use up the
+    /// contact's window of stream numbers. Nothing in `dir` is removed.
+    ///
+    /// # Errors
+    /// [`EngineError::Io`] of kind `NotFound` if `dir` is not a folder (a drive not
+    /// plugged in); as [`Engine::import`] and [`Engine::export`] otherwise. Files
+    /// written before an error stay, and are valid.
+    pub async fn sync_folder(&self, dir: &Path) -> Result<FolderReport, EngineError> {
+        let d = dir.to_owned();
+        let present = tokio::task::spawn_blocking(move || d.is_dir())
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        if !present {
+            return Err(EngineError::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no folder {}", dir.display()),
+            )));
+        }
+        let imported = self.import(dir).await?;
+        let mut report = FolderReport {
+            imported,
+            ..FolderReport::default()
+        };
+        let mut targets: Vec<Target> = self
+            .contacts()
+            .await?
+            .into_iter()
+            .map(|c| Target::Contact(c.id))
+            .collect();
+        targets.extend(
+            self.pending()
+                .await?
+                .into_iter()
+                .filter(|p| matches!(p.state, PendingState::Waiting | PendingState::AwaitingInfo))
+                .map(|p| Target::Pending(p.id)),
+        );
+        for target in targets {
+            let written = self.export_to(target, dir, true).await?;
+            report.written.extend(written.files);
+            report.messages += written.messages;
+        }
+        Ok(report)
+    }
+
+    async fn export_to(
+        &self,
+        target: Target,
+        dir: &Path,
+        skip_empty: bool,
+    ) -> Result<ExportReport, EngineError> {
         let now = now()?;
         let ctx = self.inner.ctx.clone();
         let (streams, sent) = self
             .inner
             .db
-            .call(move |store, rng| ops::export_streams(store, &ctx, target, now, rng))
+            .call(move |store, rng| ops::export_streams(store, &ctx, target, now, skip_empty, rng))
             .await?;
         let dir = dir.to_owned();
         let written = tokio::task::spawn_blocking(move || {

@@ -15,7 +15,8 @@ use bramble_proto::messaging;
 use bramble_proto::stream::{
     IncomingStream, OutgoingStream, StreamReader, StreamTag, StreamWriter, TAG_LEN, TransportKeys,
 };
-use bramble_proto::sync::{Mode, Session, SessionConfig, SyncEvent};
+use bramble_proto::sync::session::SYNC_VERSION;
+use bramble_proto::sync::{Mode, Session, SessionConfig, SyncEvent, record};
 use bramble_proto::time::{PeriodLength, Timestamp};
 use bramble_proto::transport::{Beacon, TransportId};
 use bramble_store::{ContactId, NewContact, PendingContact, PendingContactId, Store, StoreError};
@@ -178,6 +179,22 @@ pub(crate) fn open_contact_stream(
         .map_err(EngineError::Stream)?;
     store.save_transport_keys(&[(contact, &keys.to_state())])?;
     Ok(stream)
+}
+
+/// Whether a stream to `contact` on `transport` was opened in the current key period.
+fn streams_opened_this_period(
+    store: &mut Store,
+    contact: ContactId,
+    transport: &TransportId,
+    now: Timestamp,
+) -> Result<bool, EngineError> {
+    let state = store
+        .transport_keys(contact, transport)?
+        .ok_or(EngineError::UnknownTransport)?;
+    let keys = TransportKeys::from_state(state)
+        .and_then(|k| k.rotate_to_time(now))
+        .map_err(EngineError::Stream)?;
+    Ok(keys.outgoing().next_stream_number() > 0)
 }
 
 /// The next outgoing handshake stream to a pending contact on `transport`.
@@ -588,11 +605,17 @@ pub enum Target {
 /// handshake stream; for a contact, a batch sync stream, preceded by a handshake stream
 /// while the contact may not yet hold our info. Returns the streams and the messages
 /// they carry.
+///
+/// With `skip_empty`, a contact's batch stream that would say nothing (nothing due,
+/// nothing to acknowledge, no handshake to confirm) is not written, and takes no stream
+/// number: a folder synced often must not use up the receiver's reordering window with
+/// empty streams.
 pub(crate) fn export_streams(
     store: &mut Store,
     ctx: &Ctx,
     target: Target,
     now: Timestamp,
+    skip_empty: bool,
     rng: &mut ChaCha20Rng,
 ) -> Result<(Vec<Vec<u8>>, Vec<MessageId>), EngineError> {
     let mut streams = Vec::new();
@@ -621,34 +644,56 @@ pub(crate) fn export_streams(
     }
     let mut sent = Vec::new();
     if let Target::Contact(c) = target {
-        let stream = open_contact_stream(store, c, &TransportId::FILE, now)?;
-        let mut file = Vec::new();
-        let mut writer = StreamWriter::new(stream, rng, &mut file).map_err(EngineError::Stream)?;
         let mut session = Session::new(SessionConfig {
             mode: Mode::SendOnly,
             max_latency: ctx.max_latency(&TransportId::FILE)?,
             priority: None,
         });
+        // The records first, so that a stream is opened only when one is written.
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let mut len = 0;
         {
             let mut view = store.sync_view(c);
-            while !session.is_finished() && file.len() < MAX_EXPORT_BYTES {
+            while !session.is_finished() && len < MAX_EXPORT_BYTES {
                 let mut out = Vec::new();
                 session
                     .poll_transmit(now, &mut view, &mut out, 256 * 1024)
                     .map_err(|e| EngineError::Sync(e.to_string()))?;
-                writer.write(&out, &mut file).map_err(EngineError::Stream)?;
+                len += out.len();
+                if !out.is_empty() {
+                    records.push(out);
+                }
             }
             session
                 .close(&mut view)
                 .map_err(|e| EngineError::Sync(e.to_string()))?;
         }
-        writer.finish(&mut file).map_err(EngineError::Stream)?;
         while let Some(e) = session.poll_event() {
             if let SyncEvent::Sent(ids) = e {
                 sent.extend(ids);
             }
         }
-        streams.push(file);
+        // Every session opens with its versions record; a stream of only that says
+        // nothing, unless the contact may still need proof that we hold its info (any
+        // stream of ours is that proof): while our own handshake is unconfirmed, and
+        // for the first stream of each key period (so also the first after we
+        // completed the contact).
+        let mut bare = Vec::new();
+        let _ = record::write_versions(&mut bare, &[SYNC_VERSION]);
+        let says_nothing = records.iter().all(|r| r.is_empty() || *r == bare)
+            && pending.is_none()
+            && streams_opened_this_period(store, c, &TransportId::FILE, now)?;
+        if !(skip_empty && says_nothing) {
+            let stream = open_contact_stream(store, c, &TransportId::FILE, now)?;
+            let mut file = Vec::with_capacity(len + 1024);
+            let mut writer =
+                StreamWriter::new(stream, rng, &mut file).map_err(EngineError::Stream)?;
+            for r in &records {
+                writer.write(r, &mut file).map_err(EngineError::Stream)?;
+            }
+            writer.finish(&mut file).map_err(EngineError::Stream)?;
+            streams.push(file);
+        }
     }
     Ok((streams, sent))
 }

@@ -78,11 +78,25 @@ fn completing_again_after_a_crash_finds_the_same_contact() {
     let pa = ops::add_link(&mut a, &link(&b), "Bob", t(0), &mut rng).unwrap();
     let pb = ops::add_link(&mut b, &link(&a), "Alice", t(0), &mut rng).unwrap();
     let ctx = ops::Ctx::new([]);
-    let (to_b, _) =
-        ops::export_streams(&mut a, &ctx, ops::Target::Pending(pa), t(0), &mut rng).unwrap();
+    let (to_b, _) = ops::export_streams(
+        &mut a,
+        &ctx,
+        ops::Target::Pending(pa),
+        t(0),
+        false,
+        &mut rng,
+    )
+    .unwrap();
     ops::import_stream(&mut b, &ctx, &to_b[0], t(0), &mut rng).unwrap();
-    let (to_a, _) =
-        ops::export_streams(&mut b, &ctx, ops::Target::Pending(pb), t(0), &mut rng).unwrap();
+    let (to_a, _) = ops::export_streams(
+        &mut b,
+        &ctx,
+        ops::Target::Pending(pb),
+        t(0),
+        false,
+        &mut rng,
+    )
+    .unwrap();
     let before = a.pending_contacts().unwrap().remove(0);
     let done = ops::import_stream(&mut a, &ctx, &to_a[0], t(0), &mut rng).unwrap();
     assert!(matches!(
@@ -101,8 +115,15 @@ fn completing_again_after_a_crash_finds_the_same_contact() {
         before.handshake_state.as_deref().map(|s| &s[..]),
     )
     .unwrap();
-    let (to_a, _) =
-        ops::export_streams(&mut b, &ctx, ops::Target::Pending(pb), t(1), &mut rng).unwrap();
+    let (to_a, _) = ops::export_streams(
+        &mut b,
+        &ctx,
+        ops::Target::Pending(pb),
+        t(1),
+        false,
+        &mut rng,
+    )
+    .unwrap();
     let again = ops::import_stream(&mut a, &ctx, &to_a[0], t(1), &mut rng).unwrap();
     assert!(
         matches!(

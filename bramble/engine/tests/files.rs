@@ -84,3 +84,82 @@ async fn a_folder_of_many_exports_delivers_everything() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Syncs `engine` with `dir`; returns how many files it wrote.
+async fn sync(engine: &Engine, dir: &std::path::Path) -> usize {
+    engine.sync_folder(dir).await.unwrap().written.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shared_folder_adds_the_contact_carries_a_message_and_then_stays_quiet() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        account(root.path(), "alice").await,
+        account(root.path(), "bob").await,
+    );
+    let stick = root.path().join("stick");
+    let err = a.sync_folder(&stick).await.unwrap_err();
+    assert!(
+        matches!(&err, bramble_engine::EngineError::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+        "{err:?}"
+    );
+    std::fs::create_dir(&stick).unwrap();
+    a.add_link(&b.link().await.unwrap().to_string(), "Bob")
+        .await
+        .unwrap();
+    b.add_link(&a.link().await.unwrap().to_string(), "Alice")
+        .await
+        .unwrap();
+    // The stick goes back and forth until both are contacts and neither has anything
+    // left to say: then a sync writes nothing, however often it runs.
+    let mut rounds = 0;
+    loop {
+        let written = sync(&a, &stick).await + sync(&b, &stick).await;
+        let done = a.pending().await.unwrap().is_empty() && b.pending().await.unwrap().is_empty();
+        if done && written == 0 {
+            break;
+        }
+        rounds += 1;
+        // Handshake keys, then contact info, then proof each way.
+        assert!(rounds <= 2, "still writing after {rounds} rounds");
+    }
+    let bob = a.find_contact("Bob").await.unwrap();
+    let alice = b.find_contact("Alice").await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(sync(&a, &stick).await, 0);
+        assert_eq!(sync(&b, &stick).await, 0);
+    }
+
+    // A message goes over, its acknowledgement comes back, then quiet again.
+    let id = a.send(bob, "meet at the bridge").await.unwrap();
+    let report = a.sync_folder(&stick).await.unwrap();
+    assert_eq!(
+        (report.written.len(), report.messages),
+        (1, 1),
+        "{report:?}"
+    );
+    let report = b.sync_folder(&stick).await.unwrap();
+    assert_eq!(report.imported.messages.len(), 1, "{report:?}");
+    assert_eq!(report.written.len(), 1, "the acknowledgement");
+    let texts: Vec<String> = b
+        .conversation(alice, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["meet at the bridge"]);
+    sync(&a, &stick).await;
+    let ours = a.conversation(bob, 10).await.unwrap();
+    assert_eq!(ours[0].id, id);
+    assert_eq!(
+        ours[0].delivery,
+        Some(bramble_proto::messaging::DeliveryState::Delivered)
+    );
+    for _ in 0..3 {
+        assert_eq!(sync(&a, &stick).await, 0);
+        assert_eq!(sync(&b, &stick).await, 0);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -5,6 +5,7 @@
 //! once and comes back to it if the engine refuses it, so no typed text is lost.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
 
 use bramble_engine::{Event, PendingInfo};
 use bramble_proto::contact::Link;
@@ -61,6 +62,8 @@ pub(crate) enum Request {
     SafetyNumber(ContactId),
     /// Mark a contact verified, or not.
     SetVerified(ContactId, bool),
+    /// Read and write the folder that carries messages as files.
+    SyncFolder(PathBuf),
     /// Stop.
     Quit,
 }
@@ -96,6 +99,37 @@ pub(crate) enum Update {
     SafetyNumber(ContactId, String),
     /// A contact was marked verified, or not.
     Verified(ContactId, bool),
+    /// The folder is there (a drive plugged in), or not.
+    FolderPresent(bool),
+    /// The folder was synced; what that did, in words.
+    FolderSynced(String),
+    /// Syncing the folder failed, for this reason.
+    FolderFailed(String),
+}
+
+/// The folder that carries messages as files (`--files DIR`), for example on a USB
+/// stick: synced when it appears, and on `f` or F5.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Folder {
+    /// Where it is.
+    pub(crate) path: PathBuf,
+    /// Where it stands.
+    pub(crate) state: FolderState,
+}
+
+/// Where the folder stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FolderState {
+    /// Not looked at yet.
+    Unknown,
+    /// Not there (a drive not plugged in, or not mounted).
+    Absent,
+    /// Being read and written.
+    Syncing,
+    /// Synced at this time.
+    Synced(Timestamp),
+    /// The last sync failed, for this reason.
+    Failed(String),
 }
 
 /// The verify screen: a contact and, once the engine gave it, our safety number.
@@ -307,6 +341,8 @@ pub(crate) struct App {
     pub(crate) verifying: Option<Verify>,
     /// Our link is shown as a QR code (from the add screen).
     pub(crate) qr: bool,
+    /// The folder that carries messages as files, if one was given.
+    pub(crate) folder: Option<Folder>,
 }
 
 impl App {
@@ -337,6 +373,25 @@ impl App {
             pending: Vec::new(),
             verifying: None,
             qr: false,
+            folder: None,
+        }
+    }
+
+    /// Syncs the folder, unless there is none or a sync is under way.
+    fn sync_folder(&mut self) -> Vec<Request> {
+        match &mut self.folder {
+            None => {
+                self.notify("no folder to sync: start Thicket with --files DIR");
+                Vec::new()
+            }
+            Some(Folder {
+                state: FolderState::Syncing,
+                ..
+            }) => Vec::new(),
+            Some(f) => {
+                f.state = FolderState::Syncing;
+                vec![Request::SyncFolder(f.path.clone())]
+            }
         }
     }
 
@@ -414,6 +469,9 @@ impl App {
             self.help = true;
             return Vec::new();
         }
+        if key.code == KeyCode::F(5) {
+            return self.sync_folder();
+        }
         if self.adding {
             return self.add_key(key);
         }
@@ -451,6 +509,7 @@ impl App {
             }
             KeyCode::Char('u') => self.scroll_up(10),
             KeyCode::Char('d') => self.scroll_down(10),
+            KeyCode::Char('f') => return self.sync_folder(),
             KeyCode::Char('v') => {
                 let Some(c) = self.selected_contact() else {
                     self.notify("no contacts yet");
@@ -742,6 +801,36 @@ impl App {
                 add.busy = false;
                 add.on_name = field == AddField::Name;
                 add.field().error = Some(why);
+            }
+            Update::FolderPresent(present) => {
+                let Some(f) = &mut self.folder else {
+                    return Vec::new();
+                };
+                match (&f.state, present) {
+                    // A sync under way reports for itself.
+                    (FolderState::Syncing, _) => {}
+                    // It appeared (a drive plugged in): sync at once.
+                    (FolderState::Unknown | FolderState::Absent, true) => {
+                        f.state = FolderState::Syncing;
+                        return vec![Request::SyncFolder(f.path.clone())];
+                    }
+                    (_, true) => {}
+                    (_, false) => f.state = FolderState::Absent,
+                }
+            }
+            Update::FolderSynced(what) => {
+                let Some(f) = &mut self.folder else {
+                    return Vec::new();
+                };
+                f.state = FolderState::Synced(self.now);
+                self.notify(format!("folder synced: {what}"));
+                return vec![Request::Contacts, Request::Pending];
+            }
+            Update::FolderFailed(why) => {
+                if let Some(f) = &mut self.folder {
+                    f.state = FolderState::Failed(why.clone());
+                }
+                self.notify(format!("folder not synced: {why}"));
             }
         }
         Vec::new()

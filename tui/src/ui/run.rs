@@ -20,7 +20,7 @@ use ratatui::crossterm::execute;
 use tokio::sync::{broadcast, mpsc};
 use zeroize::Zeroize as _;
 
-use super::app::{AddField, App, ContactRow, PAGE, Request, Update};
+use super::app::{AddField, App, ContactRow, Folder, FolderState, PAGE, Request, Update};
 use super::gate::{Gate, GateAnswer, GateKind, GateRequest};
 use super::view;
 use crate::{Failure, Online};
@@ -92,9 +92,13 @@ fn colour_allowed() -> bool {
 
 /// Runs on an account opened already (its password came from a file), until the user
 /// quits, Ctrl-C, or SIGTERM.
-pub(crate) async fn run(engine: &Engine, bell: bool) -> Result<(), Failure> {
+pub(crate) async fn run(
+    engine: &Engine,
+    bell: bool,
+    folder: Option<PathBuf>,
+) -> Result<(), Failure> {
     let mut screen = Screen::start()?;
-    let result = interface(engine, bell, None, &mut screen).await;
+    let result = interface(engine, bell, folder, None, &mut screen).await;
     screen.finish();
     result
 }
@@ -116,7 +120,8 @@ pub(crate) async fn run_gated(dir: &Path, online: Online, bell: bool) -> Result<
     drop(gate);
     let (engine, result) = match opened {
         Ok(Some((engine, welcome))) => {
-            let result = interface(&engine, bell, welcome, &mut screen).await;
+            let folder = online.files.clone();
+            let result = interface(&engine, bell, folder, welcome, &mut screen).await;
             (Some(engine), result)
         }
         Ok(None) => (None, Ok(())),
@@ -250,6 +255,7 @@ async fn open_account(
 async fn interface(
     engine: &Engine,
     bell: bool,
+    folder: Option<PathBuf>,
     welcome: Option<String>,
     screen: &mut Screen,
 ) -> Result<(), Failure> {
@@ -260,6 +266,10 @@ async fn interface(
     let mut app = App::new(&nickname, &transports, bramble_engine::now()?);
     app.color = colour_allowed();
     app.bell = bell;
+    app.folder = folder.map(|path| Folder {
+        path,
+        state: FolderState::Unknown,
+    });
     for (transport, status) in engine.transport_status() {
         app.update(Update::Event(Event::TransportStatus { transport, status }));
     }
@@ -296,6 +306,10 @@ async fn main_loop(
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut requests = vec![Request::Contacts];
+    let mut folder = app
+        .folder
+        .as_ref()
+        .map(|f| crate::folder::watch(f.path.clone()));
     loop {
         for r in requests.drain(..) {
             if r == Request::Quit {
@@ -350,6 +364,12 @@ async fn main_loop(
                     app.update(Update::Tick(now));
                 }
             }
+            Some(present) = async {
+                match folder.as_mut() {
+                    Some(f) => f.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => requests.extend(app.update(Update::FolderPresent(present))),
             Some(()) = async {
                 match terminate.as_mut() {
                     Some(t) => t.recv().await,
@@ -411,6 +431,10 @@ async fn answer(engine: Engine, request: Request, tx: mpsc::UnboundedSender<Upda
                 engine.set_verified(contact, verified).await?;
                 vec![Update::Verified(contact, verified)]
             }
+            Request::SyncFolder(dir) => match engine.sync_folder(&dir).await {
+                Ok(report) => vec![Update::FolderSynced(crate::folder::describe(&report))],
+                Err(e) => vec![Update::FolderFailed(crate::folder::error(e))],
+            },
             Request::Quit => Vec::new(),
         })
     }

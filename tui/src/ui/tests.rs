@@ -886,3 +886,71 @@ fn a_qr_code_that_does_not_fit_says_so() {
     assert!(screen.contains("The code needs"), "{screen}");
     assert!(!screen.contains('▀'), "no cut code: {screen}");
 }
+
+#[test]
+fn a_folder_is_synced_when_it_appears_and_when_asked() {
+    use super::app::{Folder, FolderState};
+    use std::path::PathBuf;
+    let stick = PathBuf::from("/media/alex/USB STICK/thicket");
+    let sync = vec![Request::SyncFolder(stick.clone())];
+    // No folder given: `f` says how to give one, and asks nothing.
+    let mut none = app();
+    assert!(none.key(key(KeyCode::Char('f'))).is_empty());
+    assert!(none.notice.as_ref().unwrap().0.contains("--files"));
+    assert!(none.update(Update::FolderPresent(true)).is_empty());
+
+    let mut app = app();
+    app.folder = Some(Folder {
+        path: stick.clone(),
+        state: FolderState::Unknown,
+    });
+    // Not there at the start: nothing to do but say so.
+    assert!(app.update(Update::FolderPresent(false)).is_empty());
+    assert_eq!(app.folder.as_ref().unwrap().state, FolderState::Absent);
+    // Plugged in: synced at once, and only once while the sync runs.
+    assert_eq!(app.update(Update::FolderPresent(true)), sync);
+    assert!(app.key(key(KeyCode::Char('f'))).is_empty());
+    assert!(app.key(key(KeyCode::F(5))).is_empty());
+    assert_eq!(
+        app.update(Update::FolderSynced(String::from(
+            "2 messages read, 1 file written"
+        ))),
+        vec![Request::Contacts, Request::Pending]
+    );
+    assert_eq!(
+        app.folder.as_ref().unwrap().state,
+        FolderState::Synced(app.now)
+    );
+    assert!(app.notice.as_ref().unwrap().0.contains("2 messages read"));
+    snapshots("folder_synced", &app);
+    // Once the notice has gone, 80 columns still show the folder's state, in short.
+    let later = ts(app.now.as_millis() + super::app::NOTICE_MS);
+    app.update(Update::Tick(later));
+    let (screen, _) = render(&app, 80, 24);
+    let status = screen.lines().last().unwrap().to_owned();
+    assert!(status.contains("· files: synced 09:35"), "{status}");
+    let (screen, _) = render(&app, 200, 60);
+    let status = screen.lines().last().unwrap().to_owned();
+    assert!(
+        status.contains("· files …/alex/USB STICK/thicket: synced 09:35"),
+        "{status}"
+    );
+    // Still there: no sync by itself; on `f` (or F5, also while typing), again.
+    assert!(app.update(Update::FolderPresent(true)).is_empty());
+    assert_eq!(app.key(key(KeyCode::Char('f'))), sync);
+    app.update(Update::FolderFailed(String::from(
+        "the folder cannot be written (is the drive read-only?)",
+    )));
+    assert!(matches!(
+        app.folder.as_ref().unwrap().state,
+        FolderState::Failed(_)
+    ));
+    assert!(app.notice.as_ref().unwrap().0.contains("read-only"));
+    open(&mut app);
+    assert_eq!(app.focus, Focus::Compose);
+    assert_eq!(app.key(key(KeyCode::F(5))), sync);
+    // Pulled out, then plugged in again: synced again.
+    app.update(Update::FolderFailed(String::from("gone")));
+    assert!(app.update(Update::FolderPresent(false)).is_empty());
+    assert_eq!(app.update(Update::FolderPresent(true)), sync);
+}

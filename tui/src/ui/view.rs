@@ -15,7 +15,9 @@ use bramble_engine::PendingState;
 use bramble_proto::ids::MessageId;
 use bramble_proto::time::Timestamp;
 
-use super::app::{App, COUNTER_FROM, Compose, Conversation, Focus, Scroll, transport_name};
+use super::app::{
+    App, COUNTER_FROM, Compose, Conversation, Focus, FolderState, Scroll, transport_name,
+};
 use super::gate::{Gate, GateField, GateKind, Secret};
 use crate::time;
 
@@ -43,6 +45,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("Esc", "back to the contact list"),
     ("a", "add a contact (your link, theirs)"),
     ("v", "verify the contact (safety number)"),
+    ("f  F5", "sync with the folder (--files DIR)"),
     ("Tab (adding)", "the other field"),
     ("F2  Ctrl+O", "your link as a QR code (adding)"),
     ("? F1", "this help"),
@@ -552,7 +555,10 @@ fn status_text(status: &Status) -> String {
     }
 }
 
-fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+/// The status bar's left part: our name, each transport, the folder. `compact` leaves
+/// out what a narrow terminal has no room for (the folder's path, reasons, the word
+/// "connected").
+fn status_spans<'a>(app: &'a App, theme: &Theme, compact: bool) -> Vec<Span<'a>> {
     let mut spans: Vec<Span<'_>> = vec![Span::styled(
         format!(" {} ", app.nickname),
         Style::new().add_modifier(Modifier::BOLD),
@@ -566,21 +572,57 @@ fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             Status::Down(_) => theme.fg(Color::Red),
             _ => theme.fg(Color::Yellow),
         };
-        let mut text = format!("· {}: {}", transport_name(t), status_text(status));
+        let state = match (status, compact) {
+            (Status::Starting { percent, .. }, true) => format!("{percent}%"),
+            (Status::Limited(_), true) => String::from("limited"),
+            (Status::Down(_), true) => String::from("down"),
+            _ => status_text(status),
+        };
+        let mut text = format!("· {}: {state}", transport_name(t));
         if let Some((seen, connected)) = app.nearby.get(t) {
-            text.push_str(&format!(", {seen} near, {connected} connected"));
+            if compact {
+                text.push_str(&format!(", {connected}/{seen} near"));
+            } else {
+                text.push_str(&format!(", {seen} near, {connected} connected"));
+            }
         }
         text.push(' ');
         spans.push(Span::styled(text, style));
     }
+    if let Some(f) = &app.folder {
+        let (state, style) = match &f.state {
+            FolderState::Unknown => (String::from("…"), theme.dim()),
+            FolderState::Absent => (String::from("not there"), theme.fg(Color::Yellow)),
+            FolderState::Syncing => (String::from("syncing"), theme.fg(Color::Yellow)),
+            FolderState::Synced(t) => (
+                format!("synced {}", time::short(*t, app.now)),
+                theme.fg(Color::Green),
+            ),
+            FolderState::Failed(_) => (String::from("failed"), theme.fg(Color::Red)),
+        };
+        let text = if compact {
+            format!("· files: {state} ")
+        } else {
+            let shown = tail_fit(&f.path.display().to_string(), 24);
+            format!("· files {shown}: {state} ")
+        };
+        spans.push(Span::styled(text, style));
+    }
+    spans
+}
+
+fn draw_status(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     let right = match &app.notice {
         Some((text, _)) => Span::styled(format!(" {text} "), theme.error()),
         None => Span::styled(" ? help ", theme.dim()),
     };
-    let left = Line::from(spans);
     let right_width = to_u16(right.width());
     let [l, r] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    let mut left = Line::from(status_spans(app, theme, false));
+    if left.width() > usize::from(l.width) {
+        left = Line::from(status_spans(app, theme, true));
+    }
     frame.render_widget(Paragraph::new(left), l);
     frame.render_widget(Paragraph::new(Line::from(right)), r);
 }
@@ -1010,6 +1052,25 @@ fn to_u16(n: usize) -> u16 {
 /// Display width of a string (tabs count as one column; they are shown as spaces).
 fn text_width(s: &str) -> usize {
     s.chars().map(|c| c.width().unwrap_or(1)).sum()
+}
+
+/// The end of `s` in `width` columns, with an ellipsis before it when cut: the end of
+/// a path says most.
+fn tail_fit(s: &str, width: usize) -> String {
+    if text_width(s) <= width {
+        return s.to_owned();
+    }
+    let mut kept = Vec::new();
+    let mut w = 0;
+    for c in s.chars().rev() {
+        let cw = c.width().unwrap_or(1);
+        if w + cw + 1 > width {
+            break;
+        }
+        kept.push(c);
+        w += cw;
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
 }
 
 /// `s` cut to `width` columns, with an ellipsis when cut.
