@@ -730,17 +730,15 @@ impl Engine {
         self.inner
             .db
             .call(move |store, _| {
-                let mut out = Vec::new();
-                for contact in store.contacts()? {
-                    let unread = store.unread_count(contact.id)?;
-                    let last = store.last_activity(contact.id)?;
-                    out.push(ContactOverview {
+                Ok(store
+                    .contact_overview()?
+                    .into_iter()
+                    .map(|(contact, unread, last)| ContactOverview {
                         contact,
                         unread,
                         last,
-                    });
-                }
-                Ok(out)
+                    })
+                    .collect())
             })
             .await
     }

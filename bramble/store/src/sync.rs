@@ -8,7 +8,13 @@ use bramble_proto::sync::{Changes, ClientId, Group, GroupEntry, Message, Message
 use bramble_proto::time::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::contacts::ContactId;
+use crate::contacts::{Contact, ContactId};
+
+/// A conversation's unread messages.
+const UNREAD_COUNT: &str = "SELECT count(*) FROM unread_messages WHERE group_id = ?1";
+/// The time of a conversation's latest message.
+const LAST_ACTIVITY: &str = "SELECT max(timestamp) FROM messages
+     WHERE group_id = ?1 AND state = 3 AND raw IS NOT NULL";
 use crate::error::{Result, StoreError};
 use crate::messages::{state_from_sql, state_to_sql, visibility_from_sql};
 use crate::{Store, array32, from_sql, to_sql};
@@ -232,12 +238,10 @@ impl Store {
     /// As [`Store::conversation_group`].
     pub fn last_activity(&self, contact: ContactId) -> Result<Option<Timestamp>> {
         let group = self.conversation_group(contact)?.id();
-        let ms: Option<i64> = self.conn.query_row(
-            "SELECT max(timestamp) FROM messages
-             WHERE group_id = ?1 AND state = 3 AND raw IS NOT NULL",
-            [&group.0[..]],
-            |row| row.get(0),
-        )?;
+        let ms: Option<i64> = self
+            .conn
+            .prepare_cached(LAST_ACTIVITY)?
+            .query_row([&group.0[..]], |row| row.get(0))?;
         ms.map(timestamp).transpose()
     }
 
@@ -247,12 +251,32 @@ impl Store {
     /// As [`Store::conversation_group`].
     pub fn unread_count(&self, contact: ContactId) -> Result<u64> {
         let group = self.conversation_group(contact)?.id();
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM unread_messages WHERE group_id = ?1",
-            [&group.0[..]],
-            |row| row.get(0),
-        )?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(UNREAD_COUNT)?
+            .query_row([&group.0[..]], |row| row.get(0))?;
         from_sql(n)
+    }
+
+    /// Every contact, in the order of [`Store::contacts`], with its unread count and
+    /// its last activity (as [`Store::unread_count`] and [`Store::last_activity`]): the
+    /// contact list in one call, reading our identity once and not once per contact.
+    ///
+    /// # Errors
+    /// Database errors; [`StoreError::InvalidData`] for a damaged row.
+    pub fn contact_overview(&self) -> Result<Vec<(Contact, u64, Option<Timestamp>)>> {
+        let ours = self.identity()?.signing_key.verifying_key();
+        let mut unread = self.conn.prepare_cached(UNREAD_COUNT)?;
+        let mut last = self.conn.prepare_cached(LAST_ACTIVITY)?;
+        self.contacts()?
+            .into_iter()
+            .map(|c| {
+                let group = messaging::conversation_group(&ours, &c.signing_public).id();
+                let n: i64 = unread.query_row([&group.0[..]], |row| row.get(0))?;
+                let ms: Option<i64> = last.query_row([&group.0[..]], |row| row.get(0))?;
+                Ok((c, from_sql(n)?, ms.map(timestamp).transpose()?))
+            })
+            .collect()
     }
 
     /// Marks every message of the conversation with a contact read.

@@ -158,11 +158,47 @@ fn messages_go_queued_sent_delivered_and_arrive_unread_in_order() {
     let latest = shown.last().map(|m| m.timestamp);
     assert_eq!(a.store.last_activity(a.contact).unwrap(), latest);
     assert_eq!(g.store.last_activity(g.contact).unwrap(), latest);
+    // The contact list in one call says the same for every contact, in contact order:
+    // Ada's conversation, and an empty one with a contact added after her.
+    let tmp = tempfile::tempdir().unwrap();
+    let other = Store::create(
+        &tmp.path().join("linus"),
+        "linus",
+        PASSWORD,
+        light(),
+        now(),
+        &mut rng(3),
+    )
+    .unwrap();
+    let linus = g
+        .store
+        .add_contact(
+            &NewContact {
+                nickname: "linus",
+                alias: None,
+                signing_public: other.identity().unwrap().signing_key.verifying_key(),
+                handshake_public: AgreementPublicKey([7; 32]),
+                role: Role::Bob,
+                verified: false,
+                added_at: now(),
+            },
+            &[],
+        )
+        .unwrap();
+    let overview: Vec<_> = g
+        .store
+        .contact_overview()
+        .unwrap()
+        .into_iter()
+        .map(|(c, unread, last)| (c.id, unread, last))
+        .collect();
+    assert_eq!(overview, [(g.contact, 3, latest), (linus, 0, None)]);
     let reply = g.out(&mut sg, at(2));
     a.input(&mut sa, at(3), &reply);
     assert!((0..3).all(|i| state(&a, i) == Some(DeliveryState::Delivered)));
     g.store.mark_conversation_read(g.contact).unwrap();
     assert_eq!(g.store.unread_count(g.contact).unwrap(), 0);
+    assert_eq!(g.store.contact_overview().unwrap()[0].1, 0);
     assert!(
         g.store
             .conversation(g.contact, None, 10)
