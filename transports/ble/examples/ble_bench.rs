@@ -6,8 +6,9 @@
 //! ```
 //!
 //! The peripheral adapter runs the transport and advertises one beacon. The central side
-//! first finds it, connects with btleplug directly, and writes BYTES in 509-byte values
-//! without response (the peripheral drops values that belong to no pipe): the raw rate.
+//! first finds it, connects with btleplug directly, and writes BYTES in values as large as
+//! the MTU allows, with response (as the pipe writes) and then without (the peripheral
+//! drops values that belong to no pipe): the raw rates.
 //! Then a second transport on the central adapter dials the beacon and sends BYTES through
 //! a pipe, timed until the peripheral has read the last one: the goodput.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -24,7 +25,8 @@ use thicket_transport::{Peer, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-async fn raw_rate(adapter: &str, beacon: Beacon, bytes: usize) -> f64 {
+/// The raw write rates, with response (as the pipe writes) and without.
+async fn raw_rates(adapter: &str, beacon: Beacon, bytes: usize) -> (f64, f64) {
     let manager = Manager::new().await.unwrap();
     let mut central = None;
     for a in manager.adapters().await.unwrap() {
@@ -61,30 +63,32 @@ async fn raw_rate(adapter: &str, beacon: Beacon, bytes: usize) -> f64 {
     let size = usize::from(peripheral.mtu().saturating_sub(3)).min(MAX_FRAME);
     // A value that is no frame of ours: 0xff is no kind.
     let value = vec![0xff; size];
-    let start = Instant::now();
-    let mut sent = 0;
-    while sent < bytes {
-        if peripheral
-            .write(&ch, &value, WriteType::WithoutResponse)
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
+    let mut rates = [0.0; 2];
+    for (rate, kind) in rates
+        .iter_mut()
+        .zip([WriteType::WithResponse, WriteType::WithoutResponse])
+    {
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < bytes {
+            if peripheral.write(&ch, &value, kind).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            sent += size;
         }
-        sent += size;
+        // A read waits for the writes before it to be through.
+        let _ = peripheral.read(&ch).await;
+        *rate = sent as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "raw {kind:?}: {sent} bytes in {:?} ({size}-byte writes, MTU {})",
+            start.elapsed(),
+            peripheral.mtu()
+        );
     }
-    // A write with response waits for the ones before it to be through.
-    let _ = peripheral.read(&ch).await;
-    let rate = sent as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "raw: {sent} bytes in {:?} ({size}-byte writes, MTU {})",
-        start.elapsed(),
-        peripheral.mtu()
-    );
     peripheral.disconnect().await.unwrap();
     central.stop_scan().await.unwrap();
-    rate
+    (rates[0], rates[1])
 }
 
 #[tokio::main]
@@ -99,7 +103,7 @@ async fn main() {
     p.start(tx).await.unwrap();
     p.announce(vec![beacon]);
 
-    let raw = raw_rate(&central, beacon, bytes).await;
+    let (raw, raw_unanswered) = raw_rates(&central, beacon, bytes).await;
 
     let (tx, _incoming_c) = mpsc::channel(4);
     let c = BleTransport::new(
@@ -133,9 +137,12 @@ async fn main() {
     assert_eq!(got, bytes, "every byte through the pipe");
     let goodput = bytes as f64 / end.duration_since(start).as_secs_f64();
     println!(
-        "BENCH pipe goodput {:.1} KiB/s, raw write rate {:.1} KiB/s, ratio {:.2}",
+        "BENCH pipe goodput {:.1} KiB/s; raw writes with response {:.1} KiB/s (ratio {:.2}), \
+         without response {:.1} KiB/s (ratio {:.2})",
         goodput / 1024.0,
         raw / 1024.0,
-        goodput / raw
+        goodput / raw,
+        raw_unanswered / 1024.0,
+        goodput / raw_unanswered
     );
 }

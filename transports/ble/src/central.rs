@@ -20,9 +20,8 @@ use crate::link::link;
 use crate::pipe::{LinkId, Pipe, Reason};
 use crate::transport::{CONNECT_TIMEOUT, Inner};
 
-/// How often a write the stack refused is tried again, and how long between tries.
-const WRITE_TRIES: u32 = 20;
-const WRITE_RETRY: Duration = Duration::from_millis(25);
+/// How long one write may take before the link is given up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The open central side: the adapter, scanning.
 #[derive(Clone)]
@@ -302,30 +301,22 @@ async fn start(
     Ok(Box::new(stream))
 }
 
-/// Writes one value without response, trying again while the stack's queue is full, and
-/// with response as a last resort.
+/// Writes one value with response: the next write goes only once this one is answered.
+///
+/// Writes without response would be faster, but BlueZ hands each one to the GATT
+/// server's process as its own D-Bus call without waiting for the one before, and a
+/// server that handles calls concurrently (bluer spawns a task for each) can see them out
+/// of order, which breaks the pipe (`spec/ble.md`). Nothing is tried again: a write that
+/// failed may still have arrived, and a second copy would break the pipe too.
 async fn write(
     peripheral: &Peripheral,
     characteristic: &Characteristic,
     value: &[u8],
 ) -> Result<(), btleplug::Error> {
-    let mut last = None;
-    for _ in 0..WRITE_TRIES {
-        match peripheral
-            .write(characteristic, value, WriteType::WithoutResponse)
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(btleplug::Error::NotConnected) => return Err(btleplug::Error::NotConnected),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(WRITE_RETRY).await;
-    }
-    tracing::debug!(
-        ?last,
-        "writes without response refused; writing with response"
-    );
-    peripheral
-        .write(characteristic, value, WriteType::WithResponse)
-        .await
+    tokio::time::timeout(
+        WRITE_TIMEOUT,
+        peripheral.write(characteristic, value, WriteType::WithResponse),
+    )
+    .await
+    .unwrap_or(Err(btleplug::Error::TimedOut(WRITE_TIMEOUT)))
 }
