@@ -8,10 +8,15 @@
 //! The peripheral adapter runs the transport and advertises one beacon. The central side
 //! first finds it, connects with btleplug directly, and writes BYTES in values as large as
 //! the MTU allows, with response (as the pipe writes) and then without (the peripheral
-//! drops values that belong to no pipe): the raw rates.
+//! drops values that belong to no pipe), each for 20 s at most: the raw rates.
 //! Then a second transport on the central adapter dials the beacon and sends BYTES through
 //! a pipe, timed until the peripheral has read the last one: the goodput.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +30,9 @@ use thicket_transport::{Peer, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+/// How long each raw write rate is measured for at most.
+const RAW_FOR: Duration = Duration::from_secs(20);
+
 /// The raw write rates, with response (as the pipe writes) and without.
 async fn raw_rates(adapter: &str, beacon: Beacon, bytes: usize) -> (f64, f64) {
     let manager = Manager::new().await.unwrap();
@@ -36,25 +44,32 @@ async fn raw_rates(adapter: &str, beacon: Beacon, bytes: usize) -> (f64, f64) {
     }
     let central = central.expect("the central adapter");
     central.start_scan(ScanFilter::default()).await.unwrap();
-    let peripheral = loop {
-        let mut found = None;
-        for p in central.peripherals().await.unwrap() {
-            if let Ok(Some(props)) = p.properties().await
-                && props
-                    .services
-                    .iter()
-                    .any(|u| announces(u.as_bytes(), &beacon))
-            {
-                found = Some(p);
+    let peripheral = within("finding the peripheral", 60, async {
+        loop {
+            let mut found = None;
+            for p in central.peripherals().await.unwrap() {
+                if let Ok(Some(props)) = p.properties().await
+                    && props
+                        .services
+                        .iter()
+                        .any(|u| announces(u.as_bytes(), &beacon))
+                {
+                    found = Some(p);
+                }
             }
+            if let Some(p) = found {
+                break p;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if let Some(p) = found {
-            break p;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    peripheral.connect().await.unwrap();
-    peripheral.discover_services().await.unwrap();
+    })
+    .await;
+    within("connecting", 30, peripheral.connect())
+        .await
+        .unwrap();
+    within("discovering", 30, peripheral.discover_services())
+        .await
+        .unwrap();
     let ch = peripheral
         .characteristics()
         .into_iter()
@@ -70,15 +85,18 @@ async fn raw_rates(adapter: &str, beacon: Beacon, bytes: usize) -> (f64, f64) {
     {
         let start = Instant::now();
         let mut sent = 0;
-        while sent < bytes {
-            if peripheral.write(&ch, &value, kind).await.is_err() {
+        // BYTES, or what RAW_FOR allows: writes with response are slow on emulated radios.
+        while sent < bytes && start.elapsed() < RAW_FOR {
+            let write =
+                tokio::time::timeout(Duration::from_secs(5), peripheral.write(&ch, &value, kind));
+            if !matches!(write.await, Ok(Ok(()))) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
             sent += size;
         }
         // A read waits for the writes before it to be through.
-        let _ = peripheral.read(&ch).await;
+        let _ = within("reading", 10, peripheral.read(&ch)).await;
         *rate = sent as f64 / start.elapsed().as_secs_f64();
         println!(
             "raw {kind:?}: {sent} bytes in {:?} ({size}-byte writes, MTU {})",
@@ -89,6 +107,14 @@ async fn raw_rates(adapter: &str, beacon: Beacon, bytes: usize) -> (f64, f64) {
     peripheral.disconnect().await.unwrap();
     central.stop_scan().await.unwrap();
     (rates[0], rates[1])
+}
+
+/// `step`, or a panic that says which step took longer than `secs`.
+async fn within<T>(step: &str, secs: u64, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), f).await {
+        Ok(t) => t,
+        Err(_) => panic!("{step} took over {secs} s"),
+    }
 }
 
 #[tokio::main]
@@ -113,15 +139,18 @@ async fn main() {
     );
     c.start(tx).await.unwrap();
     let started = Instant::now();
-    while c.sighted(&[beacon]).is_none() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    within("sighting the beacon", 60, async {
+        while c.sighted(&[beacon]).is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     println!("sighted after {:?}", started.elapsed());
     let target = Peer {
         properties: Default::default(),
         beacons: vec![beacon],
     };
-    let mut conn = c.dial(&target).await.unwrap();
+    let mut conn = within("dialing", 60, c.dial(&target)).await.unwrap();
     println!("connected after {:?}", started.elapsed());
     let reader = tokio::spawn(async move {
         let mut conn = incoming.recv().await.unwrap();
@@ -131,9 +160,12 @@ async fn main() {
     });
     let start = Instant::now();
     let data = vec![0x33u8; bytes];
-    conn.write_all(&data).await.unwrap();
-    conn.shutdown().await.unwrap();
-    let (got, end) = reader.await.unwrap();
+    let (got, end) = within("sending through the pipe", 120, async {
+        conn.write_all(&data).await.unwrap();
+        conn.shutdown().await.unwrap();
+        reader.await.unwrap()
+    })
+    .await;
     assert_eq!(got, bytes, "every byte through the pipe");
     let goodput = bytes as f64 / end.duration_since(start).as_secs_f64();
     println!(
