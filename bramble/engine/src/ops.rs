@@ -644,6 +644,9 @@ pub(crate) fn export_streams(
     }
     let mut sent = Vec::new();
     if let Target::Contact(c) = target {
+        // Before the session marks anything sent: a contact without keys for files fails
+        // here, with nothing changed.
+        let opened_before = streams_opened_this_period(store, c, &TransportId::FILE, now)?;
         let mut session = Session::new(SessionConfig {
             mode: Mode::SendOnly,
             max_latency: ctx.max_latency(&TransportId::FILE)?,
@@ -682,7 +685,7 @@ pub(crate) fn export_streams(
         let _ = record::write_versions(&mut bare, &[SYNC_VERSION]);
         let says_nothing = records.iter().all(|r| r.is_empty() || *r == bare)
             && pending.is_none()
-            && streams_opened_this_period(store, c, &TransportId::FILE, now)?;
+            && opened_before;
         if !(skip_empty && says_nothing) {
             let stream = open_contact_stream(store, c, &TransportId::FILE, now)?;
             let mut file = Vec::with_capacity(len + 1024);
