@@ -58,8 +58,8 @@ fn program(name: &str) -> PathBuf {
 ///
 /// Ports come from below the kernel's ephemeral range (`ip_local_port_range`), so the
 /// outgoing connections the running tors make (which take ephemeral ports) can never
-/// occupy a port a node is still to bind. Picking from inside that range once let a
-/// relay that started last find its ORPort taken, and it exited.
+/// occupy a port a node is still to bind. (Ports picked inside that range are the likely
+/// reason a relay that started last once exited in CI.)
 fn free_port() -> io::Result<u16> {
     static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let (low, _) = ephemeral_range();
