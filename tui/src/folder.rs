@@ -69,8 +69,11 @@ pub(crate) fn error(e: EngineError) -> String {
         EngineError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
             String::from("the folder is not there (is the drive plugged in?)")
         }
+        EngineError::Io(e) if e.kind() == io::ErrorKind::ReadOnlyFilesystem => {
+            String::from("the drive is read-only")
+        }
         EngineError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            String::from("the folder cannot be written (is the drive read-only?)")
+            String::from("this user may not write in the folder")
         }
         e => Failure::from(e).to_string(),
     }

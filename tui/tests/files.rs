@@ -93,15 +93,18 @@ impl Account {
     }
 }
 
+/// Alice's and Bob's accounts, created.
+fn alice_and_bob(root: &Path) -> (Account, Account) {
+    let (a, b) = (Account::new(root, "alice"), Account::new(root, "bob"));
+    a.ok(&["init", "--name", "alice"]);
+    b.ok(&["init", "--name", "bob"]);
+    (a, b)
+}
+
 #[test]
 fn two_processes_chat_by_files_only() {
     let root = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        Account::new(root.path(), "alice"),
-        Account::new(root.path(), "bob"),
-    );
-    a.ok(&["init", "--name", "alice"]);
-    b.ok(&["init", "--name", "bob"]);
+    let (a, b) = alice_and_bob(root.path());
     assert!(
         a.fails(&["init", "--name", "alice"])
             .contains("already exists")
@@ -349,12 +352,7 @@ fn going_online_with_no_transport_at_all_is_refused() {
 #[test]
 fn two_processes_chat_through_one_folder_that_goes_back_and_forth() {
     let root = tempfile::tempdir().unwrap();
-    let (a, b) = (
-        Account::new(root.path(), "alice"),
-        Account::new(root.path(), "bob"),
-    );
-    a.ok(&["init", "--name", "alice"]);
-    b.ok(&["init", "--name", "bob"]);
+    let (a, b) = alice_and_bob(root.path());
     let stick = root.path().join("stick");
     let dir = stick.to_str().unwrap();
     // No drive yet: a clear error, and nothing created.

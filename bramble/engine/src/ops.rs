@@ -159,6 +159,21 @@ fn confirm_handshake(store: &mut Store, contact: ContactId) -> Result<(), Engine
     Ok(())
 }
 
+/// A contact's keys for `transport`, rotated to `now`.
+fn current_keys(
+    store: &Store,
+    contact: ContactId,
+    transport: &TransportId,
+    now: Timestamp,
+) -> Result<TransportKeys, EngineError> {
+    let state = store
+        .transport_keys(contact, transport)?
+        .ok_or(EngineError::UnknownTransport)?;
+    TransportKeys::from_state(state)
+        .and_then(|k| k.rotate_to_time(now))
+        .map_err(EngineError::Stream)
+}
+
 /// The next outgoing stream to a contact on `transport`; the counter is stored before
 /// this returns.
 pub(crate) fn open_contact_stream(
@@ -167,12 +182,7 @@ pub(crate) fn open_contact_stream(
     transport: &TransportId,
     now: Timestamp,
 ) -> Result<OutgoingStream, EngineError> {
-    let state = store
-        .transport_keys(contact, transport)?
-        .ok_or(EngineError::UnknownTransport)?;
-    let mut keys = TransportKeys::from_state(state)
-        .and_then(|k| k.rotate_to_time(now))
-        .map_err(EngineError::Stream)?;
+    let mut keys = current_keys(store, contact, transport, now)?;
     let stream = keys
         .outgoing_mut()
         .next_stream()
@@ -183,18 +193,15 @@ pub(crate) fn open_contact_stream(
 
 /// Whether a stream to `contact` on `transport` was opened in the current key period.
 fn streams_opened_this_period(
-    store: &mut Store,
+    store: &Store,
     contact: ContactId,
     transport: &TransportId,
     now: Timestamp,
 ) -> Result<bool, EngineError> {
-    let state = store
-        .transport_keys(contact, transport)?
-        .ok_or(EngineError::UnknownTransport)?;
-    let keys = TransportKeys::from_state(state)
-        .and_then(|k| k.rotate_to_time(now))
-        .map_err(EngineError::Stream)?;
-    Ok(keys.outgoing().next_stream_number() > 0)
+    Ok(current_keys(store, contact, transport, now)?
+        .outgoing()
+        .next_stream_number()
+        > 0)
 }
 
 /// The next outgoing handshake stream to a pending contact on `transport`.
