@@ -432,10 +432,11 @@ async fn execute(engine: &Engine, command: Command) -> Result<(), Failure> {
             }
             for p in pending {
                 let state = match p.state {
-                    PendingState::Waiting => "waiting for their handshake",
-                    PendingState::AwaitingInfo => "waiting for their contact details",
-                    PendingState::Completed(_) => "added; waiting for them to finish",
-                    PendingState::Expired => "expired",
+                    PendingState::Waiting => String::from("waiting for their handshake"),
+                    PendingState::AwaitingInfo => String::from("waiting for their contact details"),
+                    PendingState::Completed(_) => String::from("added; waiting for them to finish"),
+                    PendingState::Failed(why) => format!("failed: {why} (still trying)"),
+                    PendingState::Expired => String::from("expired"),
                 };
                 println!(
                     "{}\t{state}\texpires {}",
@@ -809,6 +810,10 @@ async fn print_event(engine: &Engine, e: &Event) {
             state: PendingState::Expired,
             ..
         } => println!("A pending contact expired."),
+        Event::PendingChanged {
+            state: PendingState::Failed(why),
+            ..
+        } => println!("A pending contact's handshake failed: {why}."),
         Event::TransportStatus { transport, status } => match status {
             Status::Stopped => println!("{transport}: stopped"),
             Status::Starting { percent, detail } => {

@@ -522,7 +522,10 @@ async fn handshake_connection(
     // `None` once our stream is finished.
     let mut writer = Some(writer);
     let mut hreader = HandshakeReader::new();
-    let mut records: Vec<HandshakeRecord> = hreader.read(&first).map_err(EngineError::Handshake)?;
+    let mut records: Vec<HandshakeRecord> = match hreader.read(&first) {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(&inner, pending, e).await),
+    };
     let mut sent = Sent::default();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -543,7 +546,11 @@ async fn handshake_connection(
             });
             inner.wake.notify_one();
         }
-        if step.refused.is_some() {
+        if let Some(why) = step.refused {
+            inner.publish(Event::PendingChanged {
+                pending,
+                state: PendingState::Failed(why),
+            });
             return Ok(());
         }
         let mut wire = Vec::new();
@@ -575,7 +582,35 @@ async fn handshake_connection(
         reader
             .handle_bytes(&buf[..n], &mut plain)
             .map_err(EngineError::Stream)?;
-        records = hreader.read(&plain).map_err(EngineError::Handshake)?;
+        records = match hreader.read(&plain) {
+            Ok(r) => r,
+            Err(e) => return Err(refuse(&inner, pending, e).await),
+        };
+    }
+}
+
+/// Records a pending contact's malformed handshake records as its failure and tells the
+/// interface; the error to end the connection with.
+async fn refuse(
+    inner: &Arc<Inner>,
+    pending: PendingContactId,
+    e: bramble_proto::contact::HandshakeError,
+) -> EngineError {
+    let why = e.to_string();
+    let w = why.clone();
+    match inner
+        .db
+        .call(move |store, _| ops::record_failure(store, pending, &w))
+        .await
+    {
+        Ok(()) => {
+            inner.publish(Event::PendingChanged {
+                pending,
+                state: PendingState::Failed(why),
+            });
+            EngineError::Handshake(e)
+        }
+        Err(stored) => stored,
     }
 }
 

@@ -192,6 +192,10 @@ pub enum PendingState {
     /// We hold the other side's info (the contact exists); waiting for proof that it
     /// holds ours.
     Completed(ContactId),
+    /// The peer's last handshake records were refused, for this reason
+    /// (spec/contacts.md#pending-contacts). It keeps its state and may still move on
+    /// or complete; the user may remove it and add the link again.
+    Failed(String),
     /// Removed: it expired before completing.
     Expired,
 }
@@ -598,33 +602,7 @@ impl Engine {
     pub async fn pending(&self) -> Result<Vec<PendingInfo>, EngineError> {
         self.inner
             .db
-            .call(|store, _| {
-                let mut out = Vec::new();
-                for p in store.pending_contacts()? {
-                    let state = match p.state {
-                        ops::STAGE_COMPLETE => {
-                            match ops::contact_by_link(store, &p.handshake_public)? {
-                                Some(c) => PendingState::Completed(c),
-                                None => PendingState::AwaitingInfo,
-                            }
-                        }
-                        ops::STAGE_AWAITING_INFO => PendingState::AwaitingInfo,
-                        _ => PendingState::Waiting,
-                    };
-                    out.push(PendingInfo {
-                        id: p.id,
-                        link: Link::new(p.handshake_public),
-                        expires_at: p
-                            .added_at
-                            .checked_add(bramble_proto::contact::PENDING_EXPIRY)
-                            .unwrap_or(Timestamp::MAX),
-                        alias: p.alias,
-                        added_at: p.added_at,
-                        state,
-                    });
-                }
-                Ok(out)
-            })
+            .call(|store, _| ops::pending_infos(store))
             .await
     }
 
@@ -892,7 +870,14 @@ impl Engine {
             self.pending()
                 .await?
                 .into_iter()
-                .filter(|p| matches!(p.state, PendingState::Waiting | PendingState::AwaitingInfo))
+                .filter(|p| {
+                    matches!(
+                        p.state,
+                        PendingState::Waiting
+                            | PendingState::AwaitingInfo
+                            | PendingState::Failed(_)
+                    )
+                })
                 .map(|p| Target::Pending(p.id)),
         );
         for target in targets {
@@ -1018,10 +1003,17 @@ impl Engine {
                         pending,
                         created,
                         damage,
+                        failure,
                     } => {
                         match damage {
                             Some(why) => report.rejected.push((path.clone(), why)),
                             None => report.handshakes += 1,
+                        }
+                        if let Some(why) = failure {
+                            self.inner.publish(Event::PendingChanged {
+                                pending,
+                                state: PendingState::Failed(why),
+                            });
                         }
                         progress = true;
                         if let Some(c) = created {

@@ -24,7 +24,7 @@ use chacha20::ChaCha20Rng;
 use thicket_transport::{Peer, RendezvousPoint};
 use zeroize::Zeroizing;
 
-use crate::{EngineError, Event};
+use crate::{EngineError, Event, PendingState};
 
 /// Stage numbers kept in `pending_contacts.state`.
 pub(crate) const STAGE_WAITING: i64 = 0;
@@ -309,8 +309,9 @@ pub(crate) struct HandshakeStep {
     pub(crate) done: bool,
     /// The contact this step created.
     pub(crate) created: Option<ContactId>,
-    /// The peer's error, if a record was refused (the connection ends).
-    pub(crate) refused: Option<bramble_proto::contact::HandshakeError>,
+    /// Why the peer's records were refused, if they were (the connection ends; the
+    /// pending contact records it as its failure).
+    pub(crate) refused: Option<String>,
 }
 
 /// Hands `records` from a pending contact to its handshake and saves the result; on
@@ -339,19 +340,37 @@ pub(crate) fn handshake_step(
     for record in records {
         match handshake.handle(record, &profile, now, rng) {
             Ok(None) => {}
-            Ok(Some(completed)) => {
-                let (id, new) = create_contact(store, ctx, &p, &completed, now)?;
-                if new {
-                    created = Some(id);
+            Ok(Some(completed)) => match create_contact(store, ctx, &p, &completed, now) {
+                Ok((id, new)) => {
+                    if new {
+                        created = Some(id);
+                    }
                 }
-            }
+                // The same person under another link: this handshake must not complete,
+                // and its state stays as it was, so nothing of it is saved.
+                Err(EngineError::AlreadyContact(name)) => {
+                    let why = format!("they are already your contact {name}, under another link");
+                    record_failure(store, pending, &why)?;
+                    return Ok(HandshakeStep {
+                        out: Vec::new(),
+                        sent,
+                        done: true,
+                        created: None,
+                        refused: Some(why),
+                    });
+                }
+                Err(e) => return Err(e),
+            },
             Err(e) => {
-                refused = Some(e);
+                refused = Some(e.to_string());
                 break;
             }
         }
     }
     save_handshake(store, pending, &handshake)?;
+    if let Some(why) = &refused {
+        record_failure(store, pending, why)?;
+    }
     let mut out = Vec::new();
     if refused.is_none() {
         handshake.write_records(&mut sent, &mut out);
@@ -363,6 +382,29 @@ pub(crate) fn handshake_step(
         created,
         refused,
     })
+}
+
+/// Records why a pending contact's handshake was refused (spec/contacts.md#pending-contacts),
+/// cut to what the store keeps.
+pub(crate) fn record_failure(
+    store: &mut Store,
+    pending: PendingContactId,
+    why: &str,
+) -> Result<(), EngineError> {
+    let mut why: String = why.chars().filter(|c| !c.is_control()).collect();
+    if why.len() > 512 {
+        let mut end = 509;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+        why.push('…');
+    }
+    if why.is_empty() {
+        why.push_str("refused");
+    }
+    store.set_pending_failure(pending, Some(&why))?;
+    Ok(())
 }
 
 /// Our properties for every transport, as contact info carries them.
@@ -724,6 +766,8 @@ pub(crate) enum Imported {
         pending: PendingContactId,
         created: Option<ContactId>,
         damage: Option<String>,
+        /// Why its records were refused, now recorded as the pending contact's failure.
+        failure: Option<String>,
     },
     /// No contact or pending contact of ours wrote it, or it was read before.
     Unrecognised,
@@ -804,6 +848,7 @@ pub(crate) fn import_stream(
                         pending,
                         created: None,
                         damage: Some(format!("the handshake was refused: {e}")),
+                        failure: None,
                     });
                 }
             };
@@ -813,11 +858,43 @@ pub(crate) fn import_stream(
                 created: step.created,
                 damage: step
                     .refused
+                    .as_ref()
                     .map(|e| format!("the handshake was refused: {e}"))
                     .or(damage),
+                failure: step.refused,
             })
         }
     }
+}
+
+/// Every pending contact as the user sees it.
+pub(crate) fn pending_infos(store: &Store) -> Result<Vec<crate::PendingInfo>, EngineError> {
+    let mut out = Vec::new();
+    for p in store.pending_contacts()? {
+        let completed = match p.state {
+            STAGE_COMPLETE => contact_by_link(store, &p.handshake_public)?,
+            _ => None,
+        };
+        // A failure stands until the handshake moves on (the store clears it then).
+        let state = match (completed, p.failure) {
+            (Some(c), _) => PendingState::Completed(c),
+            (None, Some(why)) => PendingState::Failed(why),
+            (None, None) if p.state == STAGE_WAITING => PendingState::Waiting,
+            (None, None) => PendingState::AwaitingInfo,
+        };
+        out.push(crate::PendingInfo {
+            id: p.id,
+            link: Link::new(p.handshake_public),
+            expires_at: p
+                .added_at
+                .checked_add(PENDING_EXPIRY)
+                .unwrap_or(Timestamp::MAX),
+            alias: p.alias,
+            added_at: p.added_at,
+            state,
+        });
+    }
+    Ok(out)
 }
 
 /// The contact whose link key is `key`, if any.

@@ -168,3 +168,145 @@ fn a_transport_secret_is_made_once_and_kept() {
         [1, 2, 3]
     );
 }
+
+/// What `b` writes to `a` when it answers `a`'s first records, claiming `identity`.
+fn forged_answer(
+    a: &mut Store,
+    pa: bramble_store::PendingContactId,
+    b_link: &bramble_proto::crypto::AgreementSecretKey,
+    identity: &bramble_proto::crypto::SigningKey,
+    now: Timestamp,
+    rng: &mut ChaCha20Rng,
+) -> Vec<bramble_proto::contact::HandshakeRecord> {
+    use bramble_proto::contact::{Handshake, HandshakeReader, Profile, Properties, Sent};
+    let ctx = ops::Ctx::new([]);
+    let first = ops::handshake_step(a, &ctx, pa, Vec::new(), Sent::default(), now, rng).unwrap();
+    let from_a = HandshakeReader::new().read(&first.out).unwrap();
+    let a_link = a.identity().unwrap().handshake_key.public_key();
+    let mut b = Handshake::start(b_link, &a_link, rng).unwrap();
+    let properties = Properties::new();
+    let profile = Profile {
+        link_key: b_link,
+        identity,
+        nickname: "Bob",
+        properties: &properties,
+    };
+    // Only `a`'s ephemeral key: any info of `a`'s is sealed for an earlier answer.
+    for r in from_a {
+        if matches!(r, bramble_proto::contact::HandshakeRecord::Ephemeral(_)) {
+            b.handle(r, &profile, now, rng).unwrap();
+        }
+    }
+    let mut out = Vec::new();
+    b.write_records(&mut Sent::default(), &mut out);
+    HandshakeReader::new().read(&out).unwrap()
+}
+
+#[test]
+fn a_refused_handshake_is_a_failure_until_the_peer_gets_it_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let (mut a, b) = (
+        store(dir.path(), "a", &mut rng),
+        store(dir.path(), "b", &mut rng),
+    );
+    let b_id = b.identity().unwrap();
+    let link_b = bramble_proto::contact::Link::new(b_id.handshake_key.public_key());
+    let pa = ops::add_link(&mut a, &link_b.to_string(), "Bob", t(0), &mut rng).unwrap();
+    let ctx = ops::Ctx::new([]);
+    let a_identity = a.identity().unwrap().signing_key;
+
+    // Bob's contact info names Alice's own identity: refused, and shown as why.
+    let forged = forged_answer(&mut a, pa, &b_id.handshake_key, &a_identity, t(0), &mut rng);
+    let step = ops::handshake_step(
+        &mut a,
+        &ctx,
+        pa,
+        forged,
+        bramble_proto::contact::Sent::default(),
+        t(0),
+        &mut rng,
+    )
+    .unwrap();
+    let why = "the contact info names our own identity";
+    assert_eq!(step.refused.as_deref(), Some(why));
+    assert!(step.created.is_none() && a.contacts().unwrap().is_empty());
+    let shown = ops::pending_infos(&a).unwrap();
+    assert_eq!(shown[0].state, crate::PendingState::Failed(why.into()));
+
+    // It keeps its state and still completes when Bob's software answers properly.
+    let honest = forged_answer(
+        &mut a,
+        pa,
+        &b_id.handshake_key,
+        &b_id.signing_key,
+        t(1),
+        &mut rng,
+    );
+    let step = ops::handshake_step(
+        &mut a,
+        &ctx,
+        pa,
+        honest,
+        bramble_proto::contact::Sent::default(),
+        t(1),
+        &mut rng,
+    )
+    .unwrap();
+    let contact = step.created.expect("completed");
+    assert_eq!(
+        ops::pending_infos(&a).unwrap()[0].state,
+        crate::PendingState::Completed(contact)
+    );
+    assert_eq!(a.pending_contacts().unwrap()[0].failure, None);
+}
+
+#[test]
+fn someone_already_a_contact_under_another_link_fails_without_a_second_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let (mut a, b) = (
+        store(dir.path(), "a", &mut rng),
+        store(dir.path(), "b", &mut rng),
+    );
+    let b_id = b.identity().unwrap();
+    let ctx = ops::Ctx::new([]);
+    let sent = bramble_proto::contact::Sent::default;
+    let link_b = bramble_proto::contact::Link::new(b_id.handshake_key.public_key());
+    let pa = ops::add_link(&mut a, &link_b.to_string(), "Bob", t(0), &mut rng).unwrap();
+    let honest = forged_answer(
+        &mut a,
+        pa,
+        &b_id.handshake_key,
+        &b_id.signing_key,
+        t(0),
+        &mut rng,
+    );
+    let bob = ops::handshake_step(&mut a, &ctx, pa, honest, sent(), t(0), &mut rng)
+        .unwrap()
+        .created
+        .unwrap();
+
+    // Another link that carries Bob's identity.
+    let other = bramble_proto::crypto::AgreementSecretKey::generate(&mut rng);
+    let link = bramble_proto::contact::Link::new(other.public_key());
+    let p2 = ops::add_link(&mut a, &link.to_string(), "Bob again", t(1), &mut rng).unwrap();
+    let before = a.pending_contacts().unwrap()[1].clone();
+    let records = forged_answer(&mut a, p2, &other, &b_id.signing_key, t(1), &mut rng);
+    let before_step = a.pending_contacts().unwrap()[1].clone();
+    let step = ops::handshake_step(&mut a, &ctx, p2, records, sent(), t(1), &mut rng).unwrap();
+    let why = "they are already your contact Bob, under another link";
+    assert_eq!(step.refused.as_deref(), Some(why));
+    assert!(step.out.is_empty() && step.created.is_none());
+    assert_eq!(a.contacts().unwrap().len(), 1);
+    assert_eq!(a.contacts().unwrap()[0].id, bob);
+    let after = a.pending_contacts().unwrap()[1].clone();
+    assert_eq!(after.failure.as_deref(), Some(why));
+    // Its handshake state is as it was before the refused step.
+    assert_eq!(after.handshake_state, before_step.handshake_state);
+    assert_eq!(before.state, after.state);
+    assert_eq!(
+        ops::pending_infos(&a).unwrap()[1].state,
+        crate::PendingState::Failed(why.into())
+    );
+}

@@ -102,6 +102,8 @@ pub struct PendingContact {
     /// until the handshake completes: encrypted at rest like everything in the store, and
     /// overwritten in memory when dropped.
     pub handshake_state: Option<Zeroizing<Vec<u8>>>,
+    /// Why the peer's last handshake records were refused, until the state moves on.
+    pub failure: Option<String>,
 }
 
 impl fmt::Debug for PendingContact {
@@ -109,6 +111,7 @@ impl fmt::Debug for PendingContact {
         f.debug_struct("PendingContact")
             .field("id", &self.id)
             .field("state", &self.state)
+            .field("failure", &self.failure)
             .finish_non_exhaustive()
     }
 }
@@ -333,7 +336,7 @@ impl Store {
     /// Database errors; [`StoreError::InvalidData`] for a damaged row.
     pub fn pending_contacts(&self) -> Result<Vec<PendingContact>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, handshake_public, alias, added_at, state, handshake_state
+            "SELECT id, handshake_public, alias, added_at, state, handshake_state, failure
              FROM pending_contacts ORDER BY id",
         )?;
         let rows = stmt.query_map([], |row| {
@@ -344,10 +347,11 @@ impl Store {
                 row.get::<_, i64>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, Option<Vec<u8>>>(5)?,
+                row.get::<_, Option<String>>(6)?,
             ))
         })?;
         rows.map(|r| {
-            let (id, key, alias, added_at, state, handshake_state) = r?;
+            let (id, key, alias, added_at, state, handshake_state, failure) = r?;
             Ok(PendingContact {
                 id: PendingContactId(id),
                 handshake_public: AgreementPublicKey(array32(key)?),
@@ -355,12 +359,14 @@ impl Store {
                 added_at: timestamp(added_at)?,
                 state,
                 handshake_state: handshake_state.map(Zeroizing::new),
+                failure,
             })
         })
         .collect()
     }
 
-    /// Updates a pending contact's state and saved handshake state.
+    /// Updates a pending contact's state and saved handshake state. A change of `state`
+    /// clears the recorded failure: the handshake moved on.
     ///
     /// # Errors
     /// Database errors.
@@ -371,11 +377,39 @@ impl Store {
         handshake_state: Option<&[u8]>,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE pending_contacts SET state = ?1, handshake_state = ?2 WHERE id = ?3",
+            "UPDATE pending_contacts
+             SET failure = CASE WHEN state = ?1 THEN failure END,
+                 state = ?1, handshake_state = ?2
+             WHERE id = ?3",
             params![state, handshake_state, id.0],
         )?;
         // The replaced handshake state may hold secrets.
         db::checkpoint(&self.conn)
+    }
+
+    /// Records why a pending contact's handshake was refused (`None` clears it). The
+    /// reason is shown to the user: at most 512 bytes, one line.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an empty, longer or multi-line reason; database
+    /// errors.
+    pub fn set_pending_failure(
+        &mut self,
+        id: PendingContactId,
+        failure: Option<&str>,
+    ) -> Result<()> {
+        if let Some(f) = failure
+            && (f.is_empty() || f.len() > 512 || f.chars().any(char::is_control))
+        {
+            return Err(StoreError::InvalidInput(
+                "a failure is one line of 1 to 512 bytes",
+            ));
+        }
+        self.conn.execute(
+            "UPDATE pending_contacts SET failure = ?1 WHERE id = ?2",
+            params![failure, id.0],
+        )?;
+        Ok(())
     }
 
     /// Removes a pending contact (and its saved handshake secrets).

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::error::{Result, StoreError};
 
 /// The schema version this build creates and understands.
-pub const CURRENT_VERSION: i64 = 3;
+pub const CURRENT_VERSION: i64 = 4;
 
 const FRESH: &str = include_str!("schema/schema.sql");
 
@@ -18,6 +18,7 @@ const FRESH: &str = include_str!("schema/schema.sql");
 const MIGRATIONS: &[&str] = &[
     include_str!("schema/v1_to_v2.sql"),
     include_str!("schema/v2_to_v3.sql"),
+    include_str!("schema/v3_to_v4.sql"),
 ];
 
 /// The schema version of an open database (0 for an empty one).

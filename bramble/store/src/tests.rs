@@ -395,11 +395,15 @@ fn describe(conn: &rusqlite::Connection) -> Vec<String> {
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     for (kind, name, table, sql) in objects {
+        // White space normalised, and none before `,` or `)`: a column added by
+        // `ALTER TABLE` is stored as `…\n, name TYPE)`.
         let sql = sql
             .unwrap_or_default()
             .split_whitespace()
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" ")
+            .replace(" ,", ",")
+            .replace(" )", ")");
         out.push(format!("{kind} {name} on {table}: {sql}"));
         if kind == "table" {
             for pragma in ["table_xinfo", "index_list", "foreign_key_list"] {
@@ -429,8 +433,8 @@ fn describe(conn: &rusqlite::Connection) -> Vec<String> {
     out
 }
 
-/// Every row of every table, rendered.
-fn contents(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, Vec<String>> {
+/// Every table's columns.
+fn columns(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, Vec<String>> {
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         .unwrap()
@@ -441,7 +445,35 @@ fn contents(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, V
     tables
         .into_iter()
         .map(|table| {
-            let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+            let columns = conn
+                .prepare("SELECT name FROM pragma_table_info(?1)")
+                .unwrap()
+                .query_map([&table], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            (table, columns)
+        })
+        .collect()
+}
+
+/// Every row of every table in `columns`, rendered from those columns only (so that a
+/// column added by an upgrade leaves the older rows comparable).
+fn contents(
+    conn: &rusqlite::Connection,
+    columns: &std::collections::BTreeMap<String, Vec<String>>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    columns
+        .iter()
+        .map(|(table, columns)| {
+            let list = columns
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut stmt = conn
+                .prepare(&format!("SELECT {list} FROM \"{table}\""))
+                .unwrap();
             let n = stmt.column_count();
             let rows = stmt
                 .query_map([], |r| {
@@ -456,7 +488,7 @@ fn contents(conn: &rusqlite::Connection) -> std::collections::BTreeMap<String, V
             // Sorted: a table without rowid has no insertion order to read by.
             let mut rows = rows;
             rows.sort();
-            (table, rows)
+            (table.clone(), rows)
         })
         .collect()
 }
@@ -471,11 +503,17 @@ const V1_SCHEMA: &str = include_str!("../tests/fixtures/v1_schema.sql");
 const V1_DATA: &str = include_str!("../tests/fixtures/v1_data.sql");
 const V2_SCHEMA: &str = include_str!("../tests/fixtures/v2_schema.sql");
 const V2_DATA: &str = include_str!("../tests/fixtures/v2_data.sql");
+const V3_SCHEMA: &str = include_str!("../tests/fixtures/v3_schema.sql");
+const V3_DATA: &str = include_str!("../tests/fixtures/v3_data.sql");
 
 #[test]
 fn every_older_schema_upgrades_to_exactly_the_fresh_one() {
     // One fixture per older version; add one here for every version that ships.
-    let fixtures: &[(i64, &str, &str)] = &[(1, V1_SCHEMA, V1_DATA), (2, V2_SCHEMA, V2_DATA)];
+    let fixtures: &[(i64, &str, &str)] = &[
+        (1, V1_SCHEMA, V1_DATA),
+        (2, V2_SCHEMA, V2_DATA),
+        (3, V3_SCHEMA, V3_DATA),
+    ];
     assert_eq!(
         fixtures.len() as i64,
         schema::CURRENT_VERSION - 1,
@@ -486,7 +524,8 @@ fn every_older_schema_upgrades_to_exactly_the_fresh_one() {
         conn.execute_batch(schema_sql).unwrap();
         conn.execute_batch(data_sql).unwrap();
         conn.pragma_update(None, "user_version", version).unwrap();
-        let before = contents(&conn);
+        let kept = columns(&conn);
+        let before = contents(&conn, &kept);
         assert!(
             before.values().any(|rows| !rows.is_empty()),
             "the fixture has rows"
@@ -498,7 +537,7 @@ fn every_older_schema_upgrades_to_exactly_the_fresh_one() {
             fresh_schema(),
             "schema {version} upgraded differs from fresh"
         );
-        let after = contents(&conn);
+        let after = contents(&conn, &kept);
         for (table, rows) in &before {
             assert_eq!(
                 after.get(table),

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use bramble_engine::{Event, PendingInfo};
+use bramble_engine::{Event, PendingInfo, Target};
 use bramble_proto::contact::Link;
 use bramble_proto::ids::MessageId;
 use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN, TextError, check_text};
@@ -64,6 +64,8 @@ pub(crate) enum Request {
     SetVerified(ContactId, bool),
     /// Read and write the folder that carries messages as files.
     SyncFolder(PathBuf),
+    /// Remove a contact or a pending contact, called this.
+    Remove(Target, String),
     /// Stop.
     Quit,
 }
@@ -105,6 +107,17 @@ pub(crate) enum Update {
     FolderSynced(String),
     /// Syncing the folder failed, for this reason.
     FolderFailed(String),
+    /// A contact or pending contact, called this, was removed.
+    Removed(Target, String),
+}
+
+/// A removal that waits for the user's yes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Removal {
+    /// What goes.
+    pub(crate) target: Target,
+    /// Its name, as shown.
+    pub(crate) name: String,
 }
 
 /// The folder that carries messages as files (`--files DIR`), for example on a USB
@@ -161,6 +174,8 @@ pub(crate) struct AddContact {
     pub(crate) on_name: bool,
     /// An add was asked for and has not been answered.
     pub(crate) busy: bool,
+    /// The highlighted pending contact (Ctrl+N, Ctrl+P), an index into the list.
+    pub(crate) selected: Option<usize>,
 }
 
 impl AddContact {
@@ -343,6 +358,8 @@ pub(crate) struct App {
     pub(crate) qr: bool,
     /// The folder that carries messages as files, if one was given.
     pub(crate) folder: Option<Folder>,
+    /// A removal asked for, shown until the user says yes or no.
+    pub(crate) removing: Option<Removal>,
 }
 
 impl App {
@@ -374,6 +391,7 @@ impl App {
             verifying: None,
             qr: false,
             folder: None,
+            removing: None,
         }
     }
 
@@ -455,6 +473,13 @@ impl App {
         if ctrl && key.code == KeyCode::Char('c') {
             return vec![Request::Quit];
         }
+        if let Some(r) = self.removing.take() {
+            // Only `y` removes; any other key keeps it.
+            if key.code == KeyCode::Char('y') {
+                return vec![Request::Remove(r.target, r.name)];
+            }
+            return Vec::new();
+        }
         if self.help {
             // Any key closes the help.
             self.help = false;
@@ -510,6 +535,15 @@ impl App {
             KeyCode::Char('u') => self.scroll_up(10),
             KeyCode::Char('d') => self.scroll_down(10),
             KeyCode::Char('f') => return self.sync_folder(),
+            KeyCode::Char('x') | KeyCode::Delete => match self.selected_contact() {
+                Some(c) => {
+                    self.removing = Some(Removal {
+                        target: Target::Contact(c.id),
+                        name: c.name.clone(),
+                    });
+                }
+                None => self.notify("no contacts yet"),
+            },
             KeyCode::Char('v') => {
                 let Some(c) = self.selected_contact() else {
                     self.notify("no contacts yet");
@@ -578,6 +612,21 @@ impl App {
             KeyCode::Esc => self.adding = false,
             KeyCode::F(2) => self.qr = true,
             KeyCode::Char('o') if ctrl => self.qr = true,
+            KeyCode::Char('n') if ctrl && !self.pending.is_empty() => {
+                let last = self.pending.len() - 1;
+                add.selected = Some(add.selected.map_or(0, |i| (i + 1).min(last)));
+            }
+            KeyCode::Char('p') if ctrl => add.selected = add.selected.map(|i| i.saturating_sub(1)),
+            KeyCode::Char('d') if ctrl => match add.selected.and_then(|i| self.pending.get(i)) {
+                Some(p) => {
+                    self.removing = Some(Removal {
+                        target: Target::Pending(p.id),
+                        name: p.alias.clone(),
+                    });
+                }
+                None if self.pending.is_empty() => self.notify("no links waiting"),
+                None => self.notify("choose a waiting link with Ctrl+N first"),
+            },
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
                 add.on_name = !add.on_name;
             }
@@ -770,7 +819,14 @@ impl App {
             }
             Update::Event(e) => return self.event(e),
             Update::OwnLink(link) => self.own_link = Some(link),
-            Update::Pending(list) => self.pending = list,
+            Update::Pending(list) => {
+                self.add.selected = self
+                    .add
+                    .selected
+                    .filter(|_| !list.is_empty())
+                    .map(|i| i.min(list.len() - 1));
+                self.pending = list;
+            }
             Update::Added(name) => {
                 self.add = AddContact::default();
                 self.notify(format!(
@@ -824,6 +880,17 @@ impl App {
                 };
                 f.state = FolderState::Synced(self.now);
                 self.notify(format!("folder synced: {what}"));
+                return vec![Request::Contacts, Request::Pending];
+            }
+            Update::Removed(target, name) => {
+                if let (Target::Contact(c), Some(open)) = (target, self.conversation.as_ref())
+                    && open.contact == c
+                {
+                    self.conversation = None;
+                    self.focus = Focus::Contacts;
+                    self.compose = Compose::default();
+                }
+                self.notify(format!("{name} removed"));
                 return vec![Request::Contacts, Request::Pending];
             }
             Update::FolderFailed(why) => {

@@ -435,6 +435,10 @@ async fn answer(engine: Engine, request: Request, tx: mpsc::UnboundedSender<Upda
                 Ok(report) => vec![Update::FolderSynced(crate::folder::describe(&report))],
                 Err(e) => vec![Update::FolderFailed(crate::folder::error(e))],
             },
+            Request::Remove(target, name) => {
+                engine.remove(target).await?;
+                vec![Update::Removed(target, name)]
+            }
             Request::Quit => Vec::new(),
         })
     }

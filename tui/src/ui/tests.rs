@@ -655,6 +655,13 @@ fn add_contact_screen() {
             PendingState::Completed(ContactId(9)),
             4 * MINUTE,
         ),
+        pending(
+            &app,
+            4,
+            "Sam",
+            PendingState::Failed("the contact info is not signed by the identity it names".into()),
+            13 * day,
+        ),
     ];
     app.update(Update::Pending(list));
     typed(&mut app, "thicket://not-a-link");
@@ -953,4 +960,88 @@ fn a_folder_is_synced_when_it_appears_and_when_asked() {
     app.update(Update::FolderFailed(String::from("gone")));
     assert!(app.update(Update::FolderPresent(false)).is_empty());
     assert_eq!(app.update(Update::FolderPresent(true)), sync);
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+#[test]
+fn a_contact_is_removed_only_after_a_yes_and_its_conversation_closes() {
+    let mut app = app();
+    open(&mut app);
+    typed(&mut app, "half a thought");
+    press(&mut app, KeyCode::Esc);
+    // Anything but `y` keeps it, and the key does nothing else.
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    snapshots("remove_contact", &app);
+    assert!(press(&mut app, KeyCode::Char('q')).is_empty(), "not a quit");
+    assert!(app.removing.is_none());
+    assert_eq!(app.compose.text, "half a thought");
+    assert!(press(&mut app, KeyCode::Delete).is_empty());
+    let removal = vec![Request::Remove(
+        bramble_engine::Target::Contact(ContactId(1)),
+        String::from("Sam"),
+    )];
+    assert_eq!(press(&mut app, KeyCode::Char('y')), removal);
+    let asked = app.update(Update::Removed(
+        bramble_engine::Target::Contact(ContactId(1)),
+        String::from("Sam"),
+    ));
+    assert_eq!(asked, vec![Request::Contacts, Request::Pending]);
+    assert!(app.conversation.is_none() && app.compose.text.is_empty());
+    assert_eq!(app.focus, Focus::Contacts);
+    let (screen, _) = render(&app, 80, 24);
+    assert!(screen.contains("Sam removed"), "{screen}");
+    // With no contacts there is nothing to remove.
+    app.update(Update::Contacts(Vec::new()));
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    assert!(app.removing.is_none());
+}
+
+#[test]
+fn a_waiting_link_is_chosen_and_removed_from_the_add_screen() {
+    let mut app = adding();
+    // Nothing to choose yet.
+    assert!(app.key(ctrl('d')).is_empty());
+    assert!(app.removing.is_none());
+    let list = vec![
+        pending(&app, 1, "Robin", PendingState::Waiting, 60 * MINUTE),
+        pending(
+            &app,
+            2,
+            "Kim",
+            PendingState::Failed("the contact info names our own identity".into()),
+            90 * MINUTE,
+        ),
+    ];
+    app.update(Update::Pending(list.clone()));
+    typed(&mut app, "thicket://");
+    // Ctrl+D before choosing says how to choose.
+    assert!(app.key(ctrl('d')).is_empty());
+    assert!(app.removing.is_none());
+    app.key(ctrl('n'));
+    app.key(ctrl('n'));
+    app.key(ctrl('n'));
+    assert_eq!(app.add.selected, Some(1), "stops at the last");
+    app.key(ctrl('p'));
+    app.key(ctrl('n'));
+    snapshots("add_contact_chosen", &app);
+    assert!(app.key(ctrl('d')).is_empty());
+    snapshots("remove_pending", &app);
+    let removal = vec![Request::Remove(
+        bramble_engine::Target::Pending(PendingContactId(2)),
+        String::from("Kim"),
+    )];
+    assert_eq!(press(&mut app, KeyCode::Char('y')), removal);
+    assert_eq!(app.add.link.text, "thicket://", "nothing typed is lost");
+    app.update(Update::Removed(
+        bramble_engine::Target::Pending(PendingContactId(2)),
+        String::from("Kim"),
+    ));
+    // The shorter list keeps a choice inside it.
+    app.update(Update::Pending(list[..1].to_vec()));
+    assert_eq!(app.add.selected, Some(0));
+    app.update(Update::Pending(Vec::new()));
+    assert_eq!(app.add.selected, None);
 }

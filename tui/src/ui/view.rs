@@ -11,12 +11,12 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use thicket_transport::Status;
 use unicode_width::UnicodeWidthChar;
 
-use bramble_engine::PendingState;
+use bramble_engine::{PendingState, Target};
 use bramble_proto::ids::MessageId;
 use bramble_proto::time::Timestamp;
 
 use super::app::{
-    App, COUNTER_FROM, Compose, Conversation, Focus, FolderState, Scroll, transport_name,
+    App, COUNTER_FROM, Compose, Conversation, Focus, FolderState, Removal, Scroll, transport_name,
 };
 use super::gate::{Gate, GateField, GateKind, Secret};
 use crate::time;
@@ -35,19 +35,22 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  k j", "choose a contact"),
     ("Enter  l  i", "open the conversation and type"),
     ("g  G  Home  End", "first / last contact"),
-    ("Enter", "send (while typing)"),
-    ("Alt+Enter", "new line in a message"),
+    ("Enter  Alt+Enter", "send / new line (while typing)"),
     ("← →  Home  End", "move in the message"),
-    ("Ctrl+A  Ctrl+E", "start / end of the line"),
-    ("Ctrl+U", "delete to the start of the line"),
+    ("Ctrl+A  E  U", "line start / end / delete to start"),
     ("↑ ↓ (typing)", "scroll one line"),
     ("PgUp PgDn  u d", "scroll the conversation"),
     ("Esc", "back to the contact list"),
     ("a", "add a contact (your link, theirs)"),
     ("v", "verify the contact (safety number)"),
+    ("x  Delete", "remove the contact (asks first)"),
     ("f  F5", "sync with the folder (--files DIR)"),
     ("Tab (adding)", "the other field"),
     ("F2  Ctrl+O", "your link as a QR code (adding)"),
+    (
+        "Ctrl+N/P  Ctrl+D",
+        "choose / remove a waiting link (adding)",
+    ),
     ("? F1", "this help"),
     ("q  Ctrl+C", "quit"),
 ];
@@ -101,6 +104,9 @@ pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
         if app.help {
             draw_help(&theme, frame, area);
         }
+        if let Some(r) = &app.removing {
+            draw_removal(r, &theme, frame, area);
+        }
         return Drawn::default();
     }
     let list_width = if area.width >= 120 { 32 } else { 24 };
@@ -112,6 +118,9 @@ pub(crate) fn draw(app: &App, frame: &mut Frame<'_>) -> Drawn {
     draw_status(app, &theme, frame, status);
     if app.help {
         draw_help(&theme, frame, area);
+    }
+    if let Some(r) = &app.removing {
+        draw_removal(r, &theme, frame, area);
     }
     drawn
 }
@@ -681,22 +690,43 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         lines.push(Line::from(
             "Waiting: a link becomes a contact when you both added each other and meet",
         ));
-        for p in &app.pending {
+        lines.push(Line::styled(
+            "Ctrl+N / Ctrl+P: choose one · Ctrl+D: remove it",
+            theme.dim(),
+        ));
+        for (i, p) in app.pending.iter().enumerate() {
+            let chosen = app.add.selected == Some(i);
             let (state, style) = match &p.state {
                 PendingState::Waiting => ("waiting for them", theme.fg(Color::Yellow)),
                 PendingState::AwaitingInfo => ("connecting", theme.fg(Color::Cyan)),
                 PendingState::Completed(_) => ("added", theme.fg(Color::Green)),
+                PendingState::Failed(_) => ("failed", theme.error()),
                 PendingState::Expired => ("expired", theme.error()),
             };
             let left = time_left(app.now, p.expires_at);
             let name_width = width.saturating_sub(20 + left.len() + 2).clamp(1, 32);
             let name = fit(&p.alias, name_width);
             let pad = name_width.saturating_sub(text_width(&name));
+            let (mark, name_style) = if chosen {
+                ("› ", Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                ("  ", Style::new())
+            };
             lines.push(Line::from(vec![
-                Span::raw(format!("  {name}{} ", " ".repeat(pad))),
+                Span::raw(mark),
+                Span::styled(name.clone(), name_style),
+                Span::raw(format!("{} ", " ".repeat(pad))),
                 Span::styled(format!("{state:<18}"), style),
                 Span::styled(left, theme.dim()),
             ]));
+            if let PendingState::Failed(why) = &p.state {
+                let why = format!("{why}; still trying, or remove it and add their link again");
+                lines.extend(
+                    wrap(&why, width.saturating_sub(4), width.saturating_sub(4))
+                        .into_iter()
+                        .map(|l| Line::styled(format!("    {l}"), theme.dim())),
+                );
+            }
         }
     }
     let rows = usize::from(inner.height);
@@ -1013,6 +1043,45 @@ pub(crate) fn time_left(now: Timestamp, expires: Timestamp) -> String {
         (0, h) => format!("{h}h {mins}m left"),
         (d, h) => format!("{d}d {h}h left"),
     }
+}
+
+/// Asks before a removal: what goes, and that only `y` removes.
+fn draw_removal(r: &Removal, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let width = area.width.min(60);
+    let inner = usize::from(width.saturating_sub(2));
+    let what = match r.target {
+        Target::Contact(_) => {
+            "Your conversation with them and the keys you share are deleted from this \
+             device. They are not told. To talk again, you both add each other's link \
+             anew."
+        }
+        Target::Pending(_) => {
+            "The link you added and its handshake secrets are deleted from this device. \
+             You can add the link again."
+        }
+    };
+    let mut lines: Vec<Line<'_>> = wrap(what, inner, inner)
+        .into_iter()
+        .map(Line::raw)
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", theme.error()),
+        Span::raw(": remove · any other key: keep"),
+    ]));
+    let height = area.height.min(to_u16(lines.len() + 2));
+    let at = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let title = format!(" Remove {}? ", fit(&r.name, inner.saturating_sub(10)));
+    frame.render_widget(Clear, at);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        at,
+    );
 }
 
 fn draw_help(theme: &Theme, frame: &mut Frame<'_>, area: Rect) {

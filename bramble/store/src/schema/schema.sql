@@ -1,4 +1,4 @@
--- The current schema (version 3), created directly for a new account.
+-- The current schema (version 4), created directly for a new account.
 -- src/tests.rs checks that upgrading every older schema gives exactly this.
 -- Every table is STRICT; booleans are 0/1 with CHECKs; times are Unix milliseconds.
 
@@ -22,13 +22,16 @@ CREATE TABLE contacts (
     added_at INTEGER NOT NULL
 ) STRICT;
 
+-- `failure` (version 4): why the peer's last handshake records were refused, until the
+-- handshake moves on (spec/contacts.md#pending-contacts); NULL if nothing was.
 CREATE TABLE pending_contacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     handshake_public BLOB NOT NULL UNIQUE CHECK (length(handshake_public) = 32),
     alias TEXT NOT NULL,
     added_at INTEGER NOT NULL,
     state INTEGER NOT NULL DEFAULT 0,
-    handshake_state BLOB
+    handshake_state BLOB,
+    failure TEXT CHECK (failure IS NULL OR length(failure) BETWEEN 1 AND 512)
 ) STRICT;
 
 -- Stream keys (spec/stream.md#keys): the outgoing period secret and counter...

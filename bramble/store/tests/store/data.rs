@@ -446,3 +446,36 @@ fn names_from_contacts_are_checked() {
             .is_err()
     );
 }
+
+#[test]
+fn a_pending_contacts_failure_lasts_until_its_handshake_moves_on() {
+    let (_tmp, dir, mut store) = account();
+    let link = AgreementSecretKey::generate(&mut rng(60)).public_key();
+    let id = store.add_pending_contact(&link, "kim", now()).unwrap();
+    assert_eq!(store.pending_contacts().unwrap()[0].failure, None);
+    for bad in ["", "two\nlines", &"x".repeat(513)] {
+        assert!(matches!(
+            store.set_pending_failure(id, Some(bad)),
+            Err(StoreError::InvalidInput(_))
+        ));
+    }
+    store.set_pending_failure(id, Some("refused")).unwrap();
+    // The same stage with a new state (stream counters) keeps it, across a reopen.
+    store.update_pending_contact(id, 0, Some(&[1, 2])).unwrap();
+    drop(store);
+    let mut store = Store::open(&dir, PASSWORD).unwrap();
+    let p = store.pending_contacts().unwrap().remove(0);
+    assert_eq!(
+        (
+            p.failure.as_deref(),
+            p.handshake_state.as_deref().map(Vec::as_slice)
+        ),
+        (Some("refused"), Some(&[1u8, 2][..]))
+    );
+    // The next stage clears it.
+    store.update_pending_contact(id, 1, Some(&[3])).unwrap();
+    assert_eq!(store.pending_contacts().unwrap()[0].failure, None);
+    store.set_pending_failure(id, Some("again")).unwrap();
+    store.set_pending_failure(id, None).unwrap();
+    assert_eq!(store.pending_contacts().unwrap()[0].failure, None);
+}
