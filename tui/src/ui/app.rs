@@ -795,8 +795,13 @@ impl App {
                 if let Some(c) = self.conversation.as_mut().filter(|c| c.contact == contact) {
                     c.loading = false;
                     c.complete = page.len() < PAGE;
+                    // The page is older than the window: only the window's first few
+                    // messages (up to the page's newest) can repeat in it.
+                    let newest = page.last().map(key);
+                    let reach = newest.map_or(0, |n| c.messages.partition_point(|x| key(x) <= n));
+                    let seen = &c.messages[..reach];
                     let mut page = page;
-                    page.retain(|m| !c.messages.iter().any(|x| x.id == m.id));
+                    page.retain(|m| !seen.iter().any(|x| x.id == m.id));
                     page.append(&mut c.messages);
                     c.messages = page;
                 }
@@ -986,10 +991,10 @@ fn merge_latest(c: &mut Conversation, page: Vec<ConversationMessage>) {
         c.messages = page;
         return;
     }
-    let key = |m: &ConversationMessage| (m.timestamp, m.id);
+    // The window is in (timestamp, identifier) order, as pages come.
     let overlaps = page
         .first()
-        .is_none_or(|p| c.messages.iter().any(|m| key(m) >= key(p)));
+        .is_none_or(|p| c.messages.last().is_some_and(|m| key(m) >= key(p)));
     if !overlaps {
         c.complete = false;
         c.messages = page;
@@ -997,14 +1002,17 @@ fn merge_latest(c: &mut Conversation, page: Vec<ConversationMessage>) {
         return;
     }
     for m in page {
-        match c.messages.iter_mut().rev().find(|x| x.id == m.id) {
+        let at = c.messages.partition_point(|x| key(x) < key(&m));
+        match c.messages.get_mut(at).filter(|x| x.id == m.id) {
             Some(x) => *x = m,
-            None => {
-                let at = c.messages.partition_point(|x| key(x) < key(&m));
-                c.messages.insert(at, m);
-            }
+            None => c.messages.insert(at, m),
         }
     }
+}
+
+/// Where a message sits in a conversation: the order pages come in.
+fn key(m: &ConversationMessage) -> (Timestamp, MessageId) {
+    (m.timestamp, m.id)
 }
 
 impl Conversation {

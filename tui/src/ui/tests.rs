@@ -1045,3 +1045,69 @@ fn a_waiting_link_is_chosen_and_removed_from_the_add_screen() {
     app.update(Update::Pending(Vec::new()));
     assert_eq!(app.add.selected, None);
 }
+
+#[test]
+fn overlapping_pages_merge_in_order_without_repeats() {
+    let mut app = app();
+    app.key(key(KeyCode::Enter));
+    let page = |from: u32, to: u32, delivery: DeliveryState| -> Vec<ConversationMessage> {
+        (from..to)
+            .map(|n| {
+                message(
+                    n,
+                    T0 + u64::from(n) * MINUTE,
+                    true,
+                    &format!("message {n}"),
+                    Some(delivery),
+                )
+            })
+            .collect()
+    };
+    app.update(Update::Latest(
+        ContactId(1),
+        page(1000, 1200, DeliveryState::Sent),
+    ));
+    // An older page that reaches into the window (messages written in the same
+    // millisecond, or a page boundary that moved).
+    app.update(Update::Older(
+        ContactId(1),
+        page(900, 1100, DeliveryState::Delivered),
+    ));
+    let ids = |app: &App| -> Vec<MessageId> {
+        app.conversation
+            .as_ref()
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    assert_eq!(ids(&app), (900..1200).map(id).collect::<Vec<_>>());
+    // The latest page again: the newest 200 delivered now, one new, and a contact's
+    // message stamped between two of ours that arrived late.
+    let mut latest = page(1001, 1200, DeliveryState::Delivered);
+    latest.push(message(
+        1200,
+        T0 + 1200 * MINUTE,
+        true,
+        "new",
+        Some(DeliveryState::Queued),
+    ));
+    latest.insert(
+        50,
+        message(5000, T0 + 1050 * MINUTE + 1, false, "late", None),
+    );
+    app.update(Update::Latest(ContactId(1), latest));
+    let mut want: Vec<MessageId> = (900..=1200).map(id).collect();
+    want.insert(151, id(5000));
+    assert_eq!(ids(&app), want);
+    let c = app.conversation.as_ref().unwrap();
+    assert_eq!(c.messages[151].text, "late");
+    assert!(
+        c.messages[101..300]
+            .iter()
+            .filter(|m| m.ours)
+            .all(|m| m.delivery == Some(DeliveryState::Delivered)),
+        "the page's states replaced the window's"
+    );
+}
