@@ -330,8 +330,69 @@ impl Transport for BleTransport {
     }
 }
 
+/// Why each role could not be opened, if it could not: the transport's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Opened {
+    central: Option<String>,
+    /// `None` when the peripheral role is not played.
+    peripheral: Option<Option<String>>,
+}
+
+impl Opened {
+    fn status(&self) -> Status {
+        match (&self.central, &self.peripheral) {
+            (None, None | Some(None)) => Status::Up,
+            (None, Some(Some(why))) => {
+                Status::Limited(format!("nearby devices cannot find this one: {why}"))
+            }
+            (Some(why), Some(None)) => {
+                Status::Limited(format!("this device cannot find nearby ones: {why}"))
+            }
+            (Some(why), _) => Status::Down(why.clone()),
+        }
+    }
+}
+
+/// Publishes a change of what opened, and the status it makes.
+fn publish(inner: &Inner, opened: &Mutex<Opened>, change: impl FnOnce(&mut Opened)) {
+    let status = {
+        let mut o = opened.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = o.clone();
+        change(&mut o);
+        if *o == before {
+            return;
+        }
+        o.status()
+    };
+    tracing::info!(?status, "Bluetooth LE");
+    inner.status.send_replace(status);
+}
+
+/// Tries to open a role that could not be opened, every [`RETRY`], while the other role
+/// runs; `None` once the transport is gone.
+async fn reopen<R, F>(
+    inner: &std::sync::Weak<Inner>,
+    opened: &Mutex<Opened>,
+    set: impl Fn(&mut Opened, Option<String>),
+    open: impl Fn(Arc<Inner>) -> F,
+) -> Option<R>
+where
+    F: Future<Output = Result<R, String>>,
+{
+    loop {
+        tokio::time::sleep(RETRY).await;
+        let strong = inner.upgrade()?;
+        let result = open(strong.clone()).await;
+        let why = result.as_ref().err().cloned();
+        publish(&strong, opened, |o| set(o, why));
+        if let Ok(role) = result {
+            return Some(role);
+        }
+    }
+}
+
 /// Opens the radio, runs it until it fails, reports why, and tries again, until the
-/// transport is dropped.
+/// transport is dropped. A role that does not open is tried again while the other runs.
 async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConnection>) {
     let Some(mut stop) = inner.upgrade().map(|i| i.stop.clone()) else {
         return;
@@ -346,16 +407,14 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
             Roles::Both => Some(peripheral::open(&strong, incoming.clone()).await),
             Roles::CentralOnly => None,
         };
-        let status = match (&central, &peripheral) {
-            (Ok(_), Some(Ok(_)) | None) => Status::Up,
-            (Ok(_), Some(Err(why))) => {
-                Status::Limited(format!("nearby devices cannot find this one: {why}"))
-            }
-            (Err(why), Some(Ok(_))) => {
-                Status::Limited(format!("this device cannot find nearby ones: {why}"))
-            }
-            (Err(why), _) => Status::Down(why.clone()),
-        };
+        let opened = Mutex::new(Opened {
+            central: central.as_ref().err().cloned(),
+            peripheral: peripheral.as_ref().map(|p| p.as_ref().err().cloned()),
+        });
+        let status = opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .status();
         tracing::info!(?status, "Bluetooth LE");
         strong.status.send_replace(status);
         drop(strong);
@@ -370,16 +429,36 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
         // Run until one side fails, then close both and start over.
         let failure = tokio::select! {
             why = async {
-                match &central {
-                    Some(c) => c.run(&inner).await,
-                    None => std::future::pending().await,
-                }
+                let central = match central {
+                    Some(c) => c,
+                    None => {
+                        let set = |o: &mut Opened, why| o.central = why;
+                        let open = |s: Arc<Inner>| async move { central::open(&s).await };
+                        match reopen(&inner, &opened, set, open).await {
+                            Some(c) => c,
+                            None => return String::from("stopped"),
+                        }
+                    }
+                };
+                central.run(&inner).await
             } => why,
             why = async {
-                match &peripheral {
-                    Some(p) => p.run(&inner).await,
-                    None => std::future::pending().await,
-                }
+                let peripheral = match (peripheral, roles) {
+                    (Some(p), _) => p,
+                    (None, Roles::CentralOnly) => return std::future::pending().await,
+                    (None, Roles::Both) => {
+                        let set = |o: &mut Opened, why| o.peripheral = Some(why);
+                        let open = |s: Arc<Inner>| {
+                            let incoming = incoming.clone();
+                            async move { peripheral::open(&s, incoming).await }
+                        };
+                        match reopen(&inner, &opened, set, open).await {
+                            Some(p) => p,
+                            None => return String::from("stopped"),
+                        }
+                    }
+                };
+                peripheral.run(&inner).await
             } => why,
             _ = stop.wait_for(|s| *s) => String::from("stopped"),
         };
@@ -403,8 +482,6 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
         }
         strong.status.send_replace(Status::Down(failure));
         drop(strong);
-        drop(central);
-        drop(peripheral);
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
             _ = stop.wait_for(|s| *s) => return,

@@ -11,6 +11,15 @@ BLE transport's mock tier (transports/ble/tests/mock.rs).
     bluez_mock.py advertise NAME ADDR UUID     the device advertises a further UUID
     bluez_mock.py drop NAME ADDR               the device disconnects
     bluez_mock.py log NAME ADDR                what the peer was written, one hex line each
+    bluez_mock.py gatt NAME                    the adapter gets a GATT manager (the template
+                                               has none), so applications can be served
+    bluez_mock.py adverts NAME                 each advertisement registered now, read back
+                                               from the process that serves it: one line of
+                                               tab-separated KEY=VALUE properties
+    bluez_mock.py app NAME                     each registered application's services and
+                                               characteristics: "service UUID" and
+                                               "characteristic UUID FLAG,FLAG" (flags sorted)
+    bluez_mock.py write NAME ADDR HEX          the device ADDR writes HEX to our characteristic
 
 The pipe peer is a second, deliberately small implementation of spec/ble.md#the-pipe:
 it answers OPEN, echoes every DATA payload back in DATA frames of at most 100 bytes,
@@ -156,6 +165,51 @@ def add_device(name, addr, uuid, kind):
     announce(chr_, "org.bluez.GattCharacteristic1")
 
 
+GATT_MANAGER = "org.bluez.GattManager1"
+ADVERTISING_MANAGER = "org.bluez.LEAdvertisingManager1"
+
+
+def registered(name, register, unregister):
+    """Paths registered on the adapter and not unregistered since, from the call log."""
+    adapter = obj("/org/bluez/" + name)
+    paths = [str(args[0]) for _, args in adapter.GetMethodCalls(register)]
+    for _, args in adapter.GetMethodCalls(unregister):
+        if str(args[0]) in paths:
+            paths.remove(str(args[0]))
+    return paths
+
+
+def serving(path, probe):
+    """The bus name whose object at `path` answers `probe`, and the answer."""
+    for name in bus.list_names():
+        if not name.startswith(":"):
+            continue
+        try:
+            return name, probe(bus.get_object(name, path, introspect=False))
+        except dbus.exceptions.DBusException:
+            continue
+    sys.exit(f"nobody serves {path}")
+
+
+def show(value):
+    if isinstance(value, dbus.Dictionary):
+        return ",".join(f"{k}:{show(v)}" for k, v in value.items())
+    if isinstance(value, dbus.Array):
+        return ",".join(show(v) for v in value)
+    return str(value)
+
+
+def applications(name):
+    """(owner, managed objects) of each registered GATT application."""
+    return [
+        serving(
+            path,
+            lambda o: dbus.Interface(o, "org.freedesktop.DBus.ObjectManager").GetManagedObjects(),
+        )
+        for path in registered(name, "RegisterApplication", "UnregisterApplication")
+    ]
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "adapter":
@@ -182,6 +236,48 @@ def main(argv):
         path = device_path(argv[2], argv[3]) + "/service000a/char000b"
         for line in obj(path, "org.bluez.GattCharacteristic1").MockLog():
             print(line)
+    elif cmd == "gatt":
+        obj("/org/bluez/" + argv[2]).AddMethods(
+            GATT_MANAGER,
+            [("RegisterApplication", "oa{sv}", "", ""), ("UnregisterApplication", "o", "", "")],
+        )
+    elif cmd == "adverts":
+        for path in registered(argv[2], "RegisterAdvertisement", "UnregisterAdvertisement"):
+            _, props = serving(
+                path,
+                lambda o: dbus.Interface(o, "org.freedesktop.DBus.Properties").GetAll(
+                    "org.bluez.LEAdvertisement1"
+                ),
+            )
+            print("\t".join(f"{k}={show(v)}" for k, v in sorted(props.items())))
+    elif cmd == "app":
+        for _, managed in applications(argv[2]):
+            for path in sorted(managed):
+                ifaces = managed[path]
+                if "org.bluez.GattService1" in ifaces:
+                    print("service", ifaces["org.bluez.GattService1"]["UUID"])
+                if "org.bluez.GattCharacteristic1" in ifaces:
+                    c = ifaces["org.bluez.GattCharacteristic1"]
+                    print("characteristic", c["UUID"], ",".join(sorted(str(f) for f in c["Flags"])))
+    elif cmd == "write":
+        for who, managed in applications(argv[2]):
+            for path, ifaces in managed.items():
+                c = ifaces.get("org.bluez.GattCharacteristic1")
+                if c is None or str(c["UUID"]) != CHARACTERISTIC:
+                    continue
+                chr_ = dbus.Interface(
+                    bus.get_object(who, path, introspect=False), "org.bluez.GattCharacteristic1"
+                )
+                options = {
+                    "device": dbus.ObjectPath(device_path(argv[2], argv[3])),
+                    "mtu": dbus.UInt16(517),
+                    "link": "LE",
+                    "type": "command",
+                }
+                value = dbus.Array(list(bytes.fromhex(argv[4])), signature="y")
+                chr_.WriteValue(value, dbus.Dictionary(options, signature="sv"))
+                return
+        sys.exit("no application serves Thicket's characteristic")
     else:
         sys.exit(f"unknown command {cmd}")
 

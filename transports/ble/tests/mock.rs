@@ -1,7 +1,9 @@
 //! The BLE transport's fast tier: a private D-Bus bus with BlueZ mocked by python-dbusmock's
 //! `bluez5` template plus GATT objects of ours (`bluez_mock.py`), driving the central path
 //! with btleplug end to end: discovery, recognition of a contact's rotating advertisement,
-//! connect, writes, notifications, disconnect, and the error paths.
+//! connect, writes, notifications, disconnect, and the error paths; and the peripheral
+//! path with bluer: the role tried again until BlueZ can serve GATT, the application and
+//! the advertisement as BlueZ would read them, and a central's OPEN.
 //!
 //! Each test re-runs itself with `DBUS_SYSTEM_BUS_ADDRESS` pointing at a bus of its own
 //! (the variable is read when btleplug and bluer connect, and a process has one
@@ -461,4 +463,112 @@ async fn without_bluez_the_transport_says_so_and_keeps_trying() {
         .err()
         .unwrap();
     assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+}
+
+const CENTRAL: &str = "C0:11:22:33:44:03";
+
+/// Polls a `bluez_mock.py` listing until `ok` accepts it.
+async fn listed(args: &[&str], limit: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let out = control(args);
+        if ok(&out) {
+            return out;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "bluez_mock.py {args:?} stayed {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peripheral_role_is_tried_again_then_serves_advertises_and_accepts() {
+    if !on_private_bus(
+        "the_peripheral_role_is_tried_again_then_serves_advertises_and_accepts",
+        true,
+    ) {
+        return;
+    }
+    control(&["adapter", "hci0"]);
+    let (t, mut incoming) = started(BleConfig::new().with_adapter("hci0")).await;
+    let contact = Beacon([0x42; 16]);
+    t.announce(vec![contact]);
+    // The template has no GATT manager: only the central runs.
+    let s = status_becomes(&t, Duration::from_secs(10), |s| {
+        matches!(s, Status::Limited(_) | Status::Up)
+    })
+    .await;
+    assert!(
+        matches!(&s, Status::Limited(why) if why.starts_with("nearby devices cannot find this one")),
+        "{s:?}"
+    );
+    // Once BlueZ can serve GATT, the peripheral opens within a retry, the central kept.
+    control(&["gatt", "hci0"]);
+    status_becomes(&t, Duration::from_secs(25), |s| *s == Status::Up).await;
+
+    // One characteristic with the four ways in, on Thicket's service.
+    let app = control(&["app", "hci0"]);
+    assert_eq!(
+        app.lines().collect::<Vec<_>>(),
+        [
+            "service 06bd5384-5094-4341-8919-b1ca25e7506b",
+            "characteristic f31734a9-6a84-46e9-83d1-83a73212f1ce \
+             notify,read,write,write-without-response",
+        ],
+        "{app}"
+    );
+    // One advertisement: one rotating UUID that announces the contact, nothing else
+    // that could identify the device.
+    let adverts = listed(&["adverts", "hci0"], Duration::from_secs(10), |o| {
+        !o.is_empty()
+    })
+    .await;
+    let lines: Vec<&str> = adverts.lines().collect();
+    assert_eq!(lines.len(), 1, "{adverts}");
+    let props: std::collections::BTreeMap<&str, &str> = lines[0]
+        .split('\t')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    assert_eq!(props.get("Type"), Some(&"peripheral"), "{props:?}");
+    let uuid = uuid::Uuid::parse_str(props["ServiceUUIDs"]).unwrap();
+    assert!(thicket_ble::advert::announces(uuid.as_bytes(), &contact));
+    for key in [
+        "LocalName",
+        "ManufacturerData",
+        "ServiceData",
+        "Appearance",
+        "Includes",
+    ] {
+        assert!(
+            props.get(key).is_none_or(|v| v.is_empty()),
+            "{key} is advertised: {props:?}"
+        );
+    }
+    // Nothing to announce: no advertisement.
+    t.announce(Vec::new());
+    listed(&["adverts", "hci0"], Duration::from_secs(10), str::is_empty).await;
+
+    // A central writes OPEN: a link, handed to the engine as a connection.
+    control(&[
+        "device",
+        "hci0",
+        CENTRAL,
+        "5f0c3a1e-8d2b-4c6f-9e7a-1b2c3d4e5f60",
+        "nogatt",
+    ]);
+    control(&["write", "hci0", CENTRAL, "0001a1b2c3d4"]);
+    let conn = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
+        .await
+        .expect("a connection from the central's OPEN")
+        .unwrap();
+    assert_eq!(t.links(), (0, 1));
+    // That central is not connected (the mock never connected it): the link goes.
+    let start = Instant::now();
+    while t.links() != (0, 0) {
+        assert!(start.elapsed() < Duration::from_secs(15), "the link stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(conn);
 }
