@@ -56,6 +56,10 @@ pub(crate) fn describe(report: &FolderReport) -> String {
     if added > 0 {
         out.push_str(&format!(", {added} contact{} added", plural(added)));
     }
+    let removed = report.imported.removed.len();
+    if removed > 0 {
+        out.push_str(&format!(", {removed} read file{} removed", plural(removed)));
+    }
     let rejected = report.imported.rejected.len();
     if rejected > 0 {
         out.push_str(&format!(", {rejected} file{} skipped", plural(rejected)));

@@ -386,6 +386,7 @@ fn two_processes_chat_through_one_folder_that_goes_back_and_forth() {
         "sync\nread Alice\nquit\n",
     );
     assert!(out.contains("1 message read"), "{out}");
+    assert!(out.contains("1 read file removed"), "{out}");
     assert!(out.contains("the stick is under the bench"), "{out}");
     let out = a.ok(&["sync", dir]);
     assert!(out.contains("0 messages read"), "{out}");
@@ -394,4 +395,6 @@ fn two_processes_chat_through_one_folder_that_goes_back_and_forth() {
         let out = who.ok(&["sync", dir]);
         assert!(out.contains("0 files written"), "{out}");
     }
+    // Each file was read by the one it was for, and removed: the stick does not fill up.
+    assert_eq!(std::fs::read_dir(&stick).unwrap().count(), 0);
 }

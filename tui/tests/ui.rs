@@ -41,7 +41,38 @@ impl Tmux {
             .status()
             .expect("tmux is needed");
         assert!(status.success(), "tmux new-session failed");
+        // Everything the program writes, so that a failure can show what was drawn
+        // between two captures (a notice that came and went).
+        let log = format!("cat >> '{}.log'", socket.display());
+        let piped = tmux
+            .cmd()
+            .args(["pipe-pane", "-t", "t", "-o", &log])
+            .status()
+            .unwrap();
+        assert!(piped.success(), "tmux pipe-pane failed");
         tmux
+    }
+
+    /// The text of the last `n` bytes the program wrote, escape sequences left out.
+    fn drawn_lately(&self, n: usize) -> String {
+        let bytes = std::fs::read(format!("{}.log", self.socket.display())).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(n)..]).into_owned();
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                // CSI: parameters up to a final letter; other escapes: one character.
+                if chars.next_if_eq(&'[').is_some() {
+                    while chars.next().is_some_and(|c| !c.is_ascii_alphabetic()) {}
+                    out.push(' ');
+                } else {
+                    chars.next();
+                }
+            } else if !c.is_control() {
+                out.push(c);
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     fn cmd(&self) -> Command {
@@ -111,7 +142,9 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline && self.alive(),
-                "waited {timeout:?} for {texts:?}; the screen:\n{screen}"
+                "waited {timeout:?} for {texts:?}; the screen:\n{screen}\n\
+                 drawn lately: {}",
+                self.drawn_lately(6000)
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -259,6 +259,9 @@ pub struct ImportReport {
     pub unrecognised: usize,
     /// Files that are not stream files, or damaged streams, with why.
     pub rejected: Vec<(PathBuf, String)>,
+    /// Files removed once read whole ([`Engine::sync_folder`] only): streams for us,
+    /// which nobody else can read and which could not be read again.
+    pub removed: Vec<PathBuf>,
 }
 
 /// The current time as a protocol timestamp.
@@ -838,7 +841,9 @@ impl Engine {
     /// each pending contact still waiting should receive, as [`Engine::export`] does,
     /// except that a contact with nothing due and nothing to acknowledge gets no file:
     /// a folder synced often does not fill up with empty streams, nor use up the
-    /// contact's window of stream numbers. Nothing in `dir` is removed.
+    /// contact's window of stream numbers. A file written to us is removed once it was
+    /// read whole (only we can read it, and never twice), so the folder holds what is
+    /// still on its way; a damaged one stays, and so does everything else.
     ///
     /// # Errors
     /// [`EngineError::Io`] of kind `NotFound` if `dir` is not a folder (a drive not
@@ -855,7 +860,7 @@ impl Engine {
                 format!("no folder {}", dir.display()),
             )));
         }
-        let imported = self.import(dir).await?;
+        let imported = self.import_files(dir, true).await?;
         let mut report = FolderReport {
             imported,
             ..FolderReport::default()
@@ -943,11 +948,18 @@ impl Engine {
     /// # Errors
     /// The folder cannot be listed; store errors.
     pub async fn import(&self, dir: &Path) -> Result<ImportReport, EngineError> {
+        self.import_files(dir, false).await
+    }
+
+    /// [`Engine::import`]; with `consume`, each file read whole is removed once what it
+    /// carried is stored.
+    async fn import_files(&self, dir: &Path, consume: bool) -> Result<ImportReport, EngineError> {
         let dir = dir.to_owned();
         let found = tokio::task::spawn_blocking(move || file::read_streams(&dir))
             .await
             .map_err(|_| EngineError::Stopped)??;
         let mut report = ImportReport::default();
+        let mut read_whole = Vec::new();
         let mut todo = Vec::new();
         for f in found {
             match f.contents {
@@ -989,8 +1001,10 @@ impl Engine {
                         damage,
                     } => {
                         progress = true;
-                        if let Some(why) = damage {
-                            report.rejected.push((path.clone(), why));
+                        match damage {
+                            Some(why) => report.rejected.push((path.clone(), why)),
+                            None if consume => read_whole.push(path.clone()),
+                            None => {}
                         }
                         report
                             .messages
@@ -1007,7 +1021,12 @@ impl Engine {
                     } => {
                         match damage {
                             Some(why) => report.rejected.push((path.clone(), why)),
-                            None => report.handshakes += 1,
+                            None => {
+                                report.handshakes += 1;
+                                if consume {
+                                    read_whole.push(path.clone());
+                                }
+                            }
                         }
                         if let Some(why) = failure {
                             self.inner.publish(Event::PendingChanged {
@@ -1034,6 +1053,16 @@ impl Engine {
             }
         }
         report.unrecognised = todo.len();
+        // What they carried is committed: a file that cannot be removed (a read-only
+        // drive) is simply not read again.
+        report.removed = tokio::task::spawn_blocking(move || {
+            read_whole
+                .into_iter()
+                .filter(|p| std::fs::remove_file(p).is_ok())
+                .collect()
+        })
+        .await
+        .map_err(|_| EngineError::Stopped)?;
         Ok(report)
     }
 

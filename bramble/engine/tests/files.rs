@@ -86,6 +86,16 @@ async fn a_folder_of_many_exports_delivers_everything() {
 }
 
 /// Syncs `engine` with `dir`; returns how many files it wrote.
+/// The files in `dir`, sorted.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
 async fn sync(engine: &Engine, dir: &std::path::Path) -> usize {
     engine.sync_folder(dir).await.unwrap().written.len()
 }
@@ -104,6 +114,13 @@ async fn one_shared_folder_adds_the_contact_carries_a_message_and_then_stays_qui
         "{err:?}"
     );
     std::fs::create_dir(&stick).unwrap();
+    // Someone else's things on the stick, which no sync may touch.
+    let theirs = [
+        stick.join(format!("{}.thicket", "5a".repeat(16))),
+        stick.join("notes.txt"),
+    ];
+    std::fs::write(&theirs[0], [0x5a; 400]).unwrap();
+    std::fs::write(&theirs[1], b"shopping list").unwrap();
     a.add_link(&b.link().await.unwrap().to_string(), "Bob")
         .await
         .unwrap();
@@ -138,9 +155,15 @@ async fn one_shared_folder_adds_the_contact_carries_a_message_and_then_stays_qui
         (1, 1),
         "{report:?}"
     );
+    let alices = report.written.clone();
     let report = b.sync_folder(&stick).await.unwrap();
     assert_eq!(report.imported.messages.len(), 1, "{report:?}");
     assert_eq!(report.written.len(), 1, "the acknowledgement");
+    // Alice's file was read whole and removed: what is left is Bob's, and theirs.
+    assert_eq!(report.imported.removed, alices);
+    let mut left = [&theirs[..], &report.written[..]].concat();
+    left.sort();
+    assert_eq!(files(&stick), left);
     let texts: Vec<String> = b
         .conversation(alice, 10)
         .await
@@ -160,6 +183,8 @@ async fn one_shared_folder_adds_the_contact_carries_a_message_and_then_stays_qui
         assert_eq!(sync(&a, &stick).await, 0);
         assert_eq!(sync(&b, &stick).await, 0);
     }
+    // Everything either wrote was read by the other and removed; nothing else was.
+    assert_eq!(files(&stick), theirs);
     a.shutdown().await;
     b.shutdown().await;
 }
