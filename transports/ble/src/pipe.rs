@@ -257,6 +257,16 @@ pub enum Read {
     End,
 }
 
+/// A frame [`Pipe::poll_transmit`] owes the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Due {
+    Reset(Reason),
+    Open,
+    Ack,
+    Data,
+    Close,
+}
+
 /// One end of a pipe.
 pub struct Pipe {
     side: Side,
@@ -575,44 +585,67 @@ impl Pipe {
         self.fail(PipeError::Aborted(reason), Some(reason));
     }
 
+    /// Which frame goes next, if any, in the order they take precedence.
+    fn due(&self) -> Option<Due> {
+        if let Some(reason) = self.reset_due {
+            Some(Due::Reset(reason))
+        } else if self.error.is_some() {
+            None
+        } else if self.open_due {
+            Some(Due::Open)
+        } else if self.consumed.wrapping_sub(self.ack_sent) >= ACK_EVERY {
+            Some(Due::Ack)
+        } else if !self.outgoing.is_empty() && self.in_flight() < WINDOW {
+            Some(Due::Data)
+        } else if self.write_closed && !self.close_sent && self.outgoing.is_empty() {
+            Some(Due::Close)
+        } else {
+            None
+        }
+    }
+
     /// Writes the next frame to send into `out` (cleared first); `false` when there is
     /// nothing to send now. Send every frame it gives, in order.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
+        let Some(due) = self.due() else {
+            return false;
+        };
         if self.side == Side::Peripheral {
             out.extend_from_slice(&self.link);
         }
-        let frame = if let Some(reason) = self.reset_due.take() {
-            Frame::Reset(reason)
-        } else if self.error.is_some() {
-            out.clear();
-            return false;
-        } else if self.open_due {
-            self.open_due = false;
-            Frame::Open {
-                version: VERSION,
-                link: self.link,
+        let frame = match due {
+            Due::Reset(reason) => {
+                self.reset_due = None;
+                Frame::Reset(reason)
             }
-        } else if self.consumed.wrapping_sub(self.ack_sent) >= ACK_EVERY {
-            self.ack_sent = self.consumed;
-            Frame::Ack {
-                consumed: self.consumed,
+            Due::Open => {
+                self.open_due = false;
+                Frame::Open {
+                    version: VERSION,
+                    link: self.link,
+                }
             }
-        } else if !self.outgoing.is_empty() && self.in_flight() < WINDOW {
-            let n = self
-                .outgoing
-                .len()
-                .min(self.limit - self.prefix() - DATA_HEADER);
-            out.extend_from_slice(&[DATA, self.next_seq]);
-            out.extend(self.outgoing.drain(..n));
-            self.next_seq = self.next_seq.wrapping_add(1);
-            return true;
-        } else if self.write_closed && !self.close_sent && self.outgoing.is_empty() {
-            self.close_sent = true;
-            Frame::Close { seq: self.next_seq }
-        } else {
-            out.clear();
-            return false;
+            Due::Ack => {
+                self.ack_sent = self.consumed;
+                Frame::Ack {
+                    consumed: self.consumed,
+                }
+            }
+            Due::Data => {
+                let n = self
+                    .outgoing
+                    .len()
+                    .min(self.limit - self.prefix() - DATA_HEADER);
+                out.extend_from_slice(&[DATA, self.next_seq]);
+                out.extend(self.outgoing.drain(..n));
+                self.next_seq = self.next_seq.wrapping_add(1);
+                return true;
+            }
+            Due::Close => {
+                self.close_sent = true;
+                Frame::Close { seq: self.next_seq }
+            }
         };
         frame.encode(out);
         true
@@ -620,12 +653,7 @@ impl Pipe {
 
     /// Whether [`Pipe::poll_transmit`] has a frame now.
     pub fn wants_transmit(&self) -> bool {
-        self.reset_due.is_some()
-            || (self.error.is_none()
-                && (self.open_due
-                    || self.consumed.wrapping_sub(self.ack_sent) >= ACK_EVERY
-                    || (!self.outgoing.is_empty() && self.in_flight() < WINDOW)
-                    || (self.write_closed && !self.close_sent && self.outgoing.is_empty())))
+        self.due().is_some()
     }
 
     /// Whether the pipe is over: reset either way (and our RESET, if due, sent), or both
