@@ -132,6 +132,19 @@ impl Tmux {
             .is_ok_and(|s| s.success())
     }
 
+    /// Whether the screen shows all of `texts` within `timeout`.
+    fn shows_within(&self, texts: &[&str], timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && self.alive() {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Waits until the screen shows all of `texts`.
     fn wait_for(&self, texts: &[&str], timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
@@ -261,7 +274,16 @@ fn the_interface_chats_with_a_second_process_over_the_lan() {
 
     // Open the conversation, type, send; it is delivered.
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Message to bob"], minute);
+    if !tmux.shows_within(&["Message to bob"], minute) {
+        // Whether keys still reach it at all.
+        tmux.keys(&["?"]);
+        std::thread::sleep(Duration::from_secs(3));
+        panic!(
+            "Enter did not open the conversation; after `?`:\n{}\ndrawn lately: {}",
+            tmux.screen(),
+            tmux.drawn_lately(6000)
+        );
+    }
     let hello = "hello bob, typed in the interface";
     tmux.type_text(hello);
     tmux.keys(&["Enter"]);

@@ -302,6 +302,18 @@ async fn main_loop(
     keys: &mut mpsc::UnboundedReceiver<event::Event>,
 ) -> Result<(), Failure> {
     let (answers_tx, mut answers) = mpsc::unbounded_channel();
+    // Reads whose answers replace what is shown go one after the other, so that they
+    // are answered in the order they read the store: an older contact list never
+    // lands after a newer one (it would close a conversation just opened).
+    let (reads_tx, mut reads) = mpsc::unbounded_channel::<Request>();
+    let _reader = {
+        let (engine, tx) = (engine.clone(), answers_tx.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            while let Some(r) = reads.recv().await {
+                answer(engine.clone(), r, tx.clone()).await;
+            }
+        }))
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -312,10 +324,19 @@ async fn main_loop(
         .map(|f| crate::folder::watch(f.path.clone()));
     loop {
         for r in requests.drain(..) {
-            if r == Request::Quit {
-                return Ok(());
+            match r {
+                Request::Quit => return Ok(()),
+                Request::Contacts
+                | Request::Pending
+                | Request::Open(_)
+                | Request::Older(..)
+                | Request::Send(..) => {
+                    let _ = reads_tx.send(r);
+                }
+                _ => {
+                    tokio::spawn(answer(engine.clone(), r, answers_tx.clone()));
+                }
             }
-            tokio::spawn(answer(engine.clone(), r, answers_tx.clone()));
         }
         let mut drawn = view::Drawn::default();
         terminal
@@ -377,6 +398,15 @@ async fn main_loop(
                 }
             } => return Ok(()),
         }
+    }
+}
+
+/// A task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
