@@ -27,6 +27,6 @@ pub mod pipe;
 mod transport;
 
 pub use transport::{
-    BleConfig, BleSetup, BleTransport, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS, MAX_PERIPHERAL_LINKS,
-    Roles,
+    BLUEZ_MAIN_CONF, BleConfig, BleSetup, BleTransport, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS,
+    MAX_PERIPHERAL_LINKS, Roles, uses_private_addresses,
 };

@@ -39,11 +39,16 @@ pub enum Roles {
     CentralOnly,
 }
 
+/// Where BlueZ keeps its settings, among them whether the controller uses private
+/// addresses.
+pub const BLUEZ_MAIN_CONF: &str = "/etc/bluetooth/main.conf";
+
 /// How the BLE transport runs.
 #[derive(Clone, Debug)]
 pub struct BleConfig {
     pub(crate) adapter: Option<String>,
     pub(crate) roles: Roles,
+    pub(crate) bluez_conf: std::path::PathBuf,
 }
 
 impl Default for BleConfig {
@@ -51,6 +56,7 @@ impl Default for BleConfig {
         BleConfig {
             adapter: None,
             roles: Roles::Both,
+            bluez_conf: std::path::PathBuf::from(BLUEZ_MAIN_CONF),
         }
     }
 }
@@ -74,6 +80,52 @@ impl BleConfig {
         self.roles = roles;
         self
     }
+
+    /// Reads BlueZ's settings from `path` rather than [`BLUEZ_MAIN_CONF`] (tests).
+    #[must_use]
+    pub fn with_bluez_conf(mut self, path: &std::path::Path) -> BleConfig {
+        self.bluez_conf = path.to_owned();
+        self
+    }
+}
+
+/// Whether BlueZ settings (`main.conf`) turn private addresses on: `Privacy` in
+/// `[General]` set to anything but `off`. Without them the controller advertises its
+/// public address, which names the device forever (`spec/ble.md#what-a-bystander-sees`).
+pub fn uses_private_addresses(main_conf: &str) -> bool {
+    let mut general = false;
+    let mut private = false;
+    for line in main_conf.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            general = section.trim() == "General";
+        } else if general
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "Privacy"
+        {
+            let value = value.trim();
+            private = !value.is_empty() && value != "off";
+        }
+    }
+    private
+}
+
+/// What the transport should warn of when it advertises: `None` if BlueZ uses private
+/// addresses.
+async fn address_warning(conf: std::path::PathBuf) -> Option<String> {
+    let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(conf))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    (!uses_private_addresses(&text)).then(|| {
+        String::from(
+            "nearby people can follow this device by its fixed Bluetooth address: set \
+             Privacy = device in /etc/bluetooth/main.conf and restart bluetoothd",
+        )
+    })
 }
 
 /// Builds the BLE transport (it needs no secret: nothing it sends is derived from one).
@@ -336,11 +388,16 @@ struct Opened {
     central: Option<String>,
     /// `None` when the peripheral role is not played.
     peripheral: Option<Option<String>>,
+    /// Why what we advertise can be linked to this device, once we advertise.
+    address: Option<String>,
 }
 
 impl Opened {
     fn status(&self) -> Status {
         match (&self.central, &self.peripheral) {
+            (None, Some(None)) if self.address.is_some() => {
+                Status::Limited(self.address.clone().unwrap_or_default())
+            }
             (None, None | Some(None)) => Status::Up,
             (None, Some(Some(why))) => {
                 Status::Limited(format!("nearby devices cannot find this one: {why}"))
@@ -373,7 +430,7 @@ fn publish(inner: &Inner, opened: &Mutex<Opened>, change: impl FnOnce(&mut Opene
 async fn reopen<R, F>(
     inner: &std::sync::Weak<Inner>,
     opened: &Mutex<Opened>,
-    set: impl Fn(&mut Opened, Option<String>),
+    set: impl Fn(&mut Opened, &Result<R, String>),
     open: impl Fn(Arc<Inner>) -> F,
 ) -> Option<R>
 where
@@ -383,8 +440,7 @@ where
         tokio::time::sleep(RETRY).await;
         let strong = inner.upgrade()?;
         let result = open(strong.clone()).await;
-        let why = result.as_ref().err().cloned();
-        publish(&strong, opened, |o| set(o, why));
+        publish(&strong, opened, |o| set(o, &result));
         if let Ok(role) = result {
             return Some(role);
         }
@@ -407,9 +463,14 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
             Roles::Both => Some(peripheral::open(&strong, incoming.clone()).await),
             Roles::CentralOnly => None,
         };
+        let address = match &peripheral {
+            Some(Ok(_)) => address_warning(strong.config.bluez_conf.clone()).await,
+            _ => None,
+        };
         let opened = Mutex::new(Opened {
             central: central.as_ref().err().cloned(),
             peripheral: peripheral.as_ref().map(|p| p.as_ref().err().cloned()),
+            address,
         });
         let status = opened
             .lock()
@@ -432,7 +493,9 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
                 let central = match central {
                     Some(c) => c,
                     None => {
-                        let set = |o: &mut Opened, why| o.central = why;
+                        let set = |o: &mut Opened, r: &Result<_, String>| {
+                            o.central = r.as_ref().err().cloned();
+                        };
                         let open = |s: Arc<Inner>| async move { central::open(&s).await };
                         match reopen(&inner, &opened, set, open).await {
                             Some(c) => c,
@@ -447,13 +510,19 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
                     (Some(p), _) => p,
                     (None, Roles::CentralOnly) => return std::future::pending().await,
                     (None, Roles::Both) => {
-                        let set = |o: &mut Opened, why| o.peripheral = Some(why);
+                        let set = |o: &mut Opened, r: &Result<(_, Option<String>), String>| {
+                            o.peripheral = Some(r.as_ref().err().cloned());
+                            o.address = r.as_ref().ok().and_then(|(_, a)| a.clone());
+                        };
                         let open = |s: Arc<Inner>| {
                             let incoming = incoming.clone();
-                            async move { peripheral::open(&s, incoming).await }
+                            async move {
+                                let p = peripheral::open(&s, incoming).await?;
+                                Ok((p, address_warning(s.config.bluez_conf.clone()).await))
+                            }
                         };
                         match reopen(&inner, &opened, set, open).await {
-                            Some(p) => p,
+                            Some((p, _)) => p,
                             None => return String::from("stopped"),
                         }
                     }
@@ -486,5 +555,55 @@ async fn supervise(inner: std::sync::Weak<Inner>, incoming: mpsc::Sender<BoxConn
             () = tokio::time::sleep(RETRY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_read_from_the_general_section_only() {
+        for (conf, private) in [
+            ("", false),
+            ("[General]\n#Privacy = device\n", false),
+            ("[General]\nPrivacy = off\n", false),
+            ("[General]\nPrivacy=device\n", true),
+            ("[General]\n  Privacy = network \n", true),
+            (
+                "[General]\nName = x\n\n[GATT]\nCache = no\n[General]\nPrivacy = on\n",
+                true,
+            ),
+            ("[GATT]\nPrivacy = device\n", false),
+            ("[General]\nPrivacy = device\nPrivacy = off\n", false),
+            ("[General]\nPrivacy =\n", false),
+            ("[General]\nprivacy = device\n", false),
+        ] {
+            assert_eq!(uses_private_addresses(conf), private, "{conf:?}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_address_limits_a_transport_that_is_otherwise_up() {
+        let warning = Some(String::from("fixed"));
+        let up = Opened {
+            central: None,
+            peripheral: Some(None),
+            address: warning.clone(),
+        };
+        assert_eq!(up.status(), Status::Limited(String::from("fixed")));
+        // Not advertising: nothing to warn of; a missing role says more.
+        let central_only = Opened {
+            central: None,
+            peripheral: None,
+            address: None,
+        };
+        assert_eq!(central_only.status(), Status::Up);
+        let no_peripheral = Opened {
+            central: None,
+            peripheral: Some(Some(String::from("no GATT"))),
+            address: warning,
+        };
+        assert!(matches!(no_peripheral.status(), Status::Limited(why) if why.ends_with("no GATT")));
     }
 }

@@ -492,7 +492,14 @@ async fn the_peripheral_role_is_tried_again_then_serves_advertises_and_accepts()
         return;
     }
     control(&["adapter", "hci0"]);
-    let (t, mut incoming) = started(BleConfig::new().with_adapter("hci0")).await;
+    // BlueZ's settings, without private addresses for now.
+    let settings = tempfile::tempdir().unwrap();
+    let main_conf = settings.path().join("main.conf");
+    std::fs::write(&main_conf, "[General]\n#Privacy = device\n").unwrap();
+    let config = BleConfig::new()
+        .with_adapter("hci0")
+        .with_bluez_conf(&main_conf);
+    let (t, mut incoming) = started(config).await;
     let contact = Beacon([0x42; 16]);
     t.announce(vec![contact]);
     // The template has no GATT manager: only the central runs.
@@ -504,8 +511,27 @@ async fn the_peripheral_role_is_tried_again_then_serves_advertises_and_accepts()
         matches!(&s, Status::Limited(why) if why.starts_with("nearby devices cannot find this one")),
         "{s:?}"
     );
-    // Once BlueZ can serve GATT, the peripheral opens within a retry, the central kept.
+    // Once BlueZ can serve GATT, the peripheral opens within a retry, the central kept;
+    // but the controller's fixed address would give the device away: said so.
     control(&["gatt", "hci0"]);
+    let s = status_becomes(
+        &t,
+        Duration::from_secs(25),
+        |s| matches!(s, Status::Limited(why) if why.contains("fixed Bluetooth address")),
+    )
+    .await;
+    assert!(
+        matches!(&s, Status::Limited(why) if why.contains("Privacy = device")),
+        "{s:?}"
+    );
+    // The user turns private addresses on and Bluetooth off and on: up.
+    std::fs::write(&main_conf, "[General]\nPrivacy = device\n").unwrap();
+    control(&["power", "hci0", "off"]);
+    status_becomes(&t, Duration::from_secs(10), |s| {
+        matches!(s, Status::Down(_))
+    })
+    .await;
+    control(&["power", "hci0", "on"]);
     status_becomes(&t, Duration::from_secs(25), |s| *s == Status::Up).await;
 
     // One characteristic with the four ways in, on Thicket's service.

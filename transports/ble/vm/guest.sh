@@ -65,6 +65,9 @@ wait_for() {
     done
     say "$(basename "$1" .log): $2"
 }
+# Both roles open, with private addresses: nothing limits them.
+wait_for /tmp/alice.log "ble: up, reachable" 60
+wait_for /tmp/bob.log "ble: up, reachable" 60
 wait_for /tmp/alice.log "Added bob." 180
 wait_for /tmp/bob.log "Added alice." 60
 echo "send bob hello from alice over bluetooth" > /tmp/alice.in

@@ -57,8 +57,10 @@ mkdir -p "$ROOTFS/opt/thicket"
 cp -a "$work/alice" "$work/bob" "$work/alice.password" "$work/bob.password" "$exe" \
     target/debug/examples/ble_bench transports/ble/vm/guest.sh "$ROOTFS/opt/thicket/"
 mkdir -p "$ROOTFS/etc/bluetooth"
-# One ATT channel, as bluer advises: EATT could reorder a pipe's frames across channels.
-printf '[GATT]\nChannels = 1\nCache = no\n' >"$ROOTFS/etc/bluetooth/main.conf"
+# Private addresses, as the README asks of users (so the tier runs what they run). One ATT
+# channel, as bluer advises: EATT could reorder a pipe's frames across channels.
+printf '[General]\nPrivacy = device\n\n[GATT]\nChannels = 1\nCache = no\n' \
+    >"$ROOTFS/etc/bluetooth/main.conf"
 mke2fs -q -F -t ext4 -d "$ROOTFS" "$work/disk.img" 3000M
 kernel="$(ls "$ROOTFS"/boot/vmlinuz-* | head -1)"
 initrd="$(ls "$ROOTFS"/boot/initrd.img-* | head -1)"
