@@ -1069,13 +1069,7 @@ fn draw_removal(r: &Removal, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
         Span::styled("y", theme.error()),
         Span::raw(": remove · any other key: keep"),
     ]));
-    let height = area.height.min(to_u16(lines.len() + 2));
-    let at = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
+    let at = centred(area, width, to_u16(lines.len() + 2));
     let title = format!(" Remove {}? ", fit(&r.name, inner.saturating_sub(10)));
     frame.render_widget(Clear, at);
     frame.render_widget(
@@ -1084,15 +1078,19 @@ fn draw_removal(r: &Removal, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
     );
 }
 
-fn draw_help(theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
-    let width = area.width.min(62);
-    let height = area.height.min(to_u16(KEYS.len() + 4));
-    let at = Rect::new(
+/// A box of at most `width` × `height` in the middle of `area`.
+fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let (width, height) = (width.min(area.width), height.min(area.height));
+    Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
         width,
         height,
-    );
+    )
+}
+
+fn draw_help(theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
+    let at = centred(area, 62, to_u16(KEYS.len() + 4));
     let mut lines: Vec<Line<'_>> = KEYS
         .iter()
         .map(|(k, what)| {
