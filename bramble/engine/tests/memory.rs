@@ -1,10 +1,14 @@
 //! Engines in one process over the in-memory transport: adding contacts by links,
-//! chatting both ways, isolation from a third account and from strangers.
+//! chatting both ways, isolation from a third account and from strangers, and one
+//! connection kept of two dialed at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bramble_engine::{Engine, EngineError, Event, PendingState, create_account};
@@ -15,7 +19,7 @@ use thicket_transport::memory::{MemoryNetwork, MemoryTransport};
 use thicket_transport::{
     BoxConnection, BoxFuture, Kind, Peer as Dialled, RendezvousPoint, Status, Transport,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{broadcast, mpsc, watch};
 
 const PASSWORD: &str = "correct horse";
@@ -81,6 +85,15 @@ async fn peer(
     name: &str,
     redirect: Option<Arc<Mutex<Option<String>>>>,
 ) -> Peer {
+    let memory = net.transport(name);
+    let transport: Arc<dyn Transport> = match redirect {
+        Some(to) => Arc::new(Redirect { inner: memory, to }),
+        None => Arc::new(memory),
+    };
+    peer_over(name, transport).await
+}
+
+async fn peer_over(name: &str, transport: Arc<dyn Transport>) -> Peer {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("account");
     let nick = name.to_owned();
@@ -89,11 +102,6 @@ async fn peer(
         .await
         .unwrap()
         .unwrap();
-    let memory = net.transport(name);
-    let transport: Arc<dyn Transport> = match redirect {
-        Some(to) => Arc::new(Redirect { inner: memory, to }),
-        None => Arc::new(memory),
-    };
     let engine = Engine::open(&path, PASSWORD, vec![transport])
         .await
         .unwrap();
@@ -344,4 +352,197 @@ async fn transports_are_built_from_a_kept_secret_and_offline_touches_no_network(
     assert_eq!(secrets.len(), 2);
     assert_eq!(secrets[0], secrets[1], "the same secret both times");
     assert_ne!(secrets[0], [0; 32]);
+}
+
+/// Connections of the [`Counted`] transports, shared by both ends.
+#[derive(Default)]
+struct Tally {
+    /// Connection ends open now (each connection has two).
+    live: AtomicUsize,
+    /// Dials made.
+    dials: AtomicUsize,
+}
+
+/// One end of a connection, counted while it is open.
+struct CountedConn {
+    inner: BoxConnection,
+    tally: Arc<Tally>,
+}
+
+impl CountedConn {
+    fn boxed(inner: BoxConnection, tally: &Arc<Tally>) -> BoxConnection {
+        tally.live.fetch_add(1, Ordering::SeqCst);
+        Box::new(CountedConn {
+            inner,
+            tally: tally.clone(),
+        })
+    }
+}
+
+impl Drop for CountedConn {
+    fn drop(&mut self) {
+        self.tally.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl AsyncRead for CountedConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A memory transport that counts its connections and holds the first dial of each of
+/// two engines until both are made, so that they dial each other at once.
+struct Counted {
+    inner: MemoryTransport,
+    tally: Arc<Tally>,
+    both: Arc<tokio::sync::Barrier>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Transport for Counted {
+    fn id(&self) -> TransportId {
+        self.inner.id()
+    }
+    fn max_latency(&self) -> Duration {
+        self.inner.max_latency()
+    }
+    fn kind(&self) -> Kind {
+        self.inner.kind()
+    }
+    fn start(&self, incoming: mpsc::Sender<BoxConnection>) -> BoxFuture<'_, io::Result<()>> {
+        let (tx, mut rx) = mpsc::channel::<BoxConnection>(8);
+        let tally = self.tally.clone();
+        tokio::spawn(async move {
+            while let Some(c) = rx.recv().await {
+                if incoming.send(CountedConn::boxed(c, &tally)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.inner.start(tx)
+    }
+    fn local_properties(&self) -> BTreeMap<String, String> {
+        self.inner.local_properties()
+    }
+    fn dial<'a>(&'a self, target: &'a Dialled) -> BoxFuture<'a, io::Result<BoxConnection>> {
+        Box::pin(async move {
+            if self.held.fetch_add(1, Ordering::SeqCst) < 2 {
+                self.both.wait().await;
+            }
+            self.tally.dials.fetch_add(1, Ordering::SeqCst);
+            let c = self.inner.dial(target).await?;
+            Ok(CountedConn::boxed(c, &self.tally))
+        })
+    }
+    fn rendezvous<'a>(
+        &'a self,
+        point: &'a RendezvousPoint,
+    ) -> BoxFuture<'a, io::Result<Option<BoxConnection>>> {
+        self.inner.rendezvous(point)
+    }
+    fn end_rendezvous(&self, id: u64) {
+        self.inner.end_rendezvous(id);
+    }
+    fn status(&self) -> watch::Receiver<Status> {
+        self.inner.status()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_connections_dialed_at_once_both_sides_keep_the_same_one() {
+    let net = MemoryNetwork::new();
+    let tally = Arc::new(Tally::default());
+    let (both, held) = (
+        Arc::new(tokio::sync::Barrier::new(2)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let counted = |name: &str| -> Arc<dyn Transport> {
+        Arc::new(Counted {
+            inner: net.transport(name),
+            tally: tally.clone(),
+            both: both.clone(),
+            held: held.clone(),
+        })
+    };
+    let (mut a, mut b) = (
+        peer_over("alice", counted("alice")).await,
+        peer_over("bob", counted("bob")).await,
+    );
+    let link_a = a.engine.link().await.unwrap().to_string();
+    let link_b = b.engine.link().await.unwrap().to_string();
+    a.engine.add_link(&link_b, "Bob").await.unwrap();
+    b.engine.add_link(&link_a, "Alice").await.unwrap();
+    let bob = wait_for(&mut a, "Alice's contact", |e| match e {
+        Event::ContactAdded { contact } => Some(*contact),
+        _ => None,
+    })
+    .await;
+    let alice = wait_for(&mut b, "Bob's contact", |e| match e {
+        Event::ContactAdded { contact } => Some(*contact),
+        _ => None,
+    })
+    .await;
+    // Both dialed (the first dial of each waited for the other's), and the handshake's
+    // connections are gone: of the two sync connections, one stays, the same on both
+    // sides (two open ends), for good, and nobody dials again (had each side kept a
+    // different one, both would be closed and dialed anew).
+    let start = std::time::Instant::now();
+    let mut steady = None;
+    loop {
+        let one = tally.dials.load(Ordering::SeqCst) == 2
+            && tally.live.load(Ordering::SeqCst) == 2
+            && a.engine.connected().len() == 1
+            && b.engine.connected().len() == 1;
+        match (one, steady) {
+            (true, None) => steady = Some(std::time::Instant::now()),
+            (true, Some(since)) if since.elapsed() > Duration::from_secs(3) => break,
+            (false, _) => steady = None,
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not one steady connection: {} dials, {} ends open",
+            tally.dials.load(Ordering::SeqCst),
+            tally.live.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // It carries messages.
+    let hello = a
+        .engine
+        .send(bob, "hello over the one we kept")
+        .await
+        .unwrap();
+    let got = wait_for(&mut b, "Alice's message", |e| match e {
+        Event::MessageReceived { contact, id } if *contact == alice => Some(*id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, hello);
+    assert_eq!(tally.live.load(Ordering::SeqCst), 2);
+    assert_eq!(tally.dials.load(Ordering::SeqCst), 2, "dialed again");
+    for p in [a, b] {
+        p.engine.shutdown().await;
+    }
 }
