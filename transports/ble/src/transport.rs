@@ -91,7 +91,7 @@ impl BleConfig {
 
 /// Whether BlueZ settings (`main.conf`) turn private addresses on: `Privacy` in
 /// `[General]` set to anything but `off`. Without them the controller advertises its
-/// public address, which names the device forever (`spec/ble.md#what-a-bystander-sees`).
+/// public address, which names the device forever (`spec/ble.md#what-a-bystander-can-and-cannot-learn`).
 pub fn uses_private_addresses(main_conf: &str) -> bool {
     let mut general = false;
     let mut private = false;
