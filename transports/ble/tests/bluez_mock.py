@@ -166,7 +166,6 @@ def add_device(name, addr, uuid, kind):
 
 
 GATT_MANAGER = "org.bluez.GattManager1"
-ADVERTISING_MANAGER = "org.bluez.LEAdvertisingManager1"
 
 
 def registered(name, register, unregister):
