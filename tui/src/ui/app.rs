@@ -13,7 +13,7 @@ use bramble_proto::ids::MessageId;
 use bramble_proto::messaging::{DeliveryState, MAX_TEXT_LEN, TextError, check_text};
 use bramble_proto::time::Timestamp;
 use bramble_proto::transport::TransportId;
-use bramble_store::{ContactId, ConversationMessage};
+use bramble_store::{ContactId, ConversationMessage, PendingContactId};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use thicket_transport::Status;
 
@@ -174,8 +174,9 @@ pub(crate) struct AddContact {
     pub(crate) on_name: bool,
     /// An add was asked for and has not been answered.
     pub(crate) busy: bool,
-    /// The highlighted pending contact (Ctrl+N, Ctrl+P), an index into the list.
-    pub(crate) selected: Option<usize>,
+    /// The highlighted pending contact (Ctrl+N, Ctrl+P): by identifier, so that the list
+    /// changing under it never moves the choice to another link.
+    pub(crate) selected: Option<PendingContactId>,
 }
 
 impl AddContact {
@@ -612,12 +613,23 @@ impl App {
             KeyCode::Esc => self.adding = false,
             KeyCode::F(2) => self.qr = true,
             KeyCode::Char('o') if ctrl => self.qr = true,
-            KeyCode::Char('n') if ctrl && !self.pending.is_empty() => {
+            KeyCode::Char('n' | 'p') if ctrl && !self.pending.is_empty() => {
+                let at = add
+                    .selected
+                    .and_then(|id| self.pending.iter().position(|p| p.id == id));
                 let last = self.pending.len() - 1;
-                add.selected = Some(add.selected.map_or(0, |i| (i + 1).min(last)));
+                let next = match (key.code, at) {
+                    (KeyCode::Char('n'), Some(i)) => (i + 1).min(last),
+                    (KeyCode::Char('n'), None) => 0,
+                    (_, Some(i)) => i.saturating_sub(1),
+                    (_, None) => last,
+                };
+                add.selected = self.pending.get(next).map(|p| p.id);
             }
-            KeyCode::Char('p') if ctrl => add.selected = add.selected.map(|i| i.saturating_sub(1)),
-            KeyCode::Char('d') if ctrl => match add.selected.and_then(|i| self.pending.get(i)) {
+            KeyCode::Char('d') if ctrl => match add
+                .selected
+                .and_then(|id| self.pending.iter().find(|p| p.id == id))
+            {
                 Some(p) => {
                     self.removing = Some(Removal {
                         target: Target::Pending(p.id),
@@ -825,11 +837,11 @@ impl App {
             Update::Event(e) => return self.event(e),
             Update::OwnLink(link) => self.own_link = Some(link),
             Update::Pending(list) => {
+                // A chosen link that went (completed, expired, removed) is chosen no more.
                 self.add.selected = self
                     .add
                     .selected
-                    .filter(|_| !list.is_empty())
-                    .map(|i| i.min(list.len() - 1));
+                    .filter(|id| list.iter().any(|p| p.id == *id));
                 self.pending = list;
             }
             Update::Added(name) => {

@@ -1023,8 +1023,13 @@ fn a_waiting_link_is_chosen_and_removed_from_the_add_screen() {
     app.key(ctrl('n'));
     app.key(ctrl('n'));
     app.key(ctrl('n'));
-    assert_eq!(app.add.selected, Some(1), "stops at the last");
+    assert_eq!(
+        app.add.selected,
+        Some(PendingContactId(2)),
+        "stops at the last"
+    );
     app.key(ctrl('p'));
+    assert_eq!(app.add.selected, Some(PendingContactId(1)));
     app.key(ctrl('n'));
     snapshots("add_contact_chosen", &app);
     assert!(app.key(ctrl('d')).is_empty());
@@ -1039,11 +1044,19 @@ fn a_waiting_link_is_chosen_and_removed_from_the_add_screen() {
         bramble_engine::Target::Pending(PendingContactId(2)),
         String::from("Kim"),
     ));
-    // The shorter list keeps a choice inside it.
-    app.update(Update::Pending(list[..1].to_vec()));
-    assert_eq!(app.add.selected, Some(0));
-    app.update(Update::Pending(Vec::new()));
+    // The list changes under the choice: it stays on the same link, and goes with it,
+    // never moving to another one.
+    let mut changed = list.clone();
+    changed.insert(
+        0,
+        pending(&app, 3, "Ash", PendingState::Waiting, 30 * MINUTE),
+    );
+    app.update(Update::Pending(changed.clone()));
+    assert_eq!(app.add.selected, Some(PendingContactId(2)));
+    changed.retain(|p| p.id != PendingContactId(2));
+    app.update(Update::Pending(changed));
     assert_eq!(app.add.selected, None);
+    assert!(app.key(ctrl('d')).is_empty() && app.removing.is_none());
 }
 
 #[test]

@@ -694,8 +694,8 @@ fn draw_add(app: &App, theme: &Theme, frame: &mut Frame<'_>, area: Rect) {
             "Ctrl+N / Ctrl+P: choose one · Ctrl+D: remove it",
             theme.dim(),
         ));
-        for (i, p) in app.pending.iter().enumerate() {
-            let chosen = app.add.selected == Some(i);
+        for p in &app.pending {
+            let chosen = app.add.selected == Some(p.id);
             let (state, style) = match &p.state {
                 PendingState::Waiting => ("waiting for them", theme.fg(Color::Yellow)),
                 PendingState::AwaitingInfo => ("connecting", theme.fg(Color::Cyan)),
