@@ -178,16 +178,25 @@ def registered(name, register, unregister):
     return paths
 
 
+# Some connections on the bus never answer (a client that dispatches nothing): each is
+# asked for at most this many seconds.
+PROBE = 1
+
+
 def serving(path, probe):
-    """The bus name whose object at `path` answers `probe`, and the answer."""
+    """The bus name whose object at `path` answers `probe`, and the answer; None if
+    nobody serves it (any more: an object goes just after its unregistration, which the
+    call log may show a moment later than the object is gone)."""
     for name in bus.list_names():
-        if not name.startswith(":"):
+        # Not this script's own connection: a call to itself would wait for a reply
+        # it can never give.
+        if not name.startswith(":") or name == bus.get_unique_name():
             continue
         try:
             return name, probe(bus.get_object(name, path, introspect=False))
         except dbus.exceptions.DBusException:
             continue
-    sys.exit(f"nobody serves {path}")
+    return None
 
 
 def show(value):
@@ -200,13 +209,16 @@ def show(value):
 
 def applications(name):
     """(owner, managed objects) of each registered GATT application."""
-    return [
+    found = (
         serving(
             path,
-            lambda o: dbus.Interface(o, "org.freedesktop.DBus.ObjectManager").GetManagedObjects(),
+            lambda o: dbus.Interface(o, "org.freedesktop.DBus.ObjectManager").GetManagedObjects(
+                timeout=PROBE
+            ),
         )
         for path in registered(name, "RegisterApplication", "UnregisterApplication")
-    ]
+    )
+    return [f for f in found if f is not None]
 
 
 def main(argv):
@@ -242,13 +254,14 @@ def main(argv):
         )
     elif cmd == "adverts":
         for path in registered(argv[2], "RegisterAdvertisement", "UnregisterAdvertisement"):
-            _, props = serving(
+            found = serving(
                 path,
                 lambda o: dbus.Interface(o, "org.freedesktop.DBus.Properties").GetAll(
-                    "org.bluez.LEAdvertisement1"
+                    "org.bluez.LEAdvertisement1", timeout=PROBE
                 ),
             )
-            print("\t".join(f"{k}={show(v)}" for k, v in sorted(props.items())))
+            if found is not None:
+                print("\t".join(f"{k}={show(v)}" for k, v in sorted(found[1].items())))
     elif cmd == "app":
         for _, managed in applications(argv[2]):
             for path in sorted(managed):
