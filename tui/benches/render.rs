@@ -256,20 +256,7 @@ fn measure(dir: &Path) -> Measured {
             .unwrap();
         out.open_ms = ms(started.elapsed());
         let started = Instant::now();
-        let mut rows: Vec<ContactRow> = engine
-            .overview()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| ContactRow {
-                id: o.contact.id,
-                name: o.contact.display_name().to_owned(),
-                verified: o.contact.verified,
-                unread: o.unread,
-                last: o.last,
-            })
-            .collect();
-        rows.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.name.cmp(&b.name)));
+        let rows = ui::app::contact_rows(engine.overview().await.unwrap());
         out.contacts_ms = ms(started.elapsed());
         let now = Timestamp::from_millis(T0).unwrap();
         let mut app = App::new("Alex", &[TransportId::TOR, TransportId::LAN], now);

@@ -41,6 +41,27 @@ pub(crate) struct ContactRow {
     pub(crate) last: Option<Timestamp>,
 }
 
+/// The contact list from the engine's overview: latest activity first, then by name
+/// regardless of case.
+pub(crate) fn contact_rows(overview: Vec<bramble_engine::ContactOverview>) -> Vec<ContactRow> {
+    let mut rows: Vec<ContactRow> = overview
+        .into_iter()
+        .map(|o| ContactRow {
+            id: o.contact.id,
+            name: o.contact.display_name().to_owned(),
+            verified: o.contact.verified,
+            unread: o.unread,
+            last: o.last,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.last
+            .cmp(&a.last)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
+    rows
+}
+
 /// What the caller should ask the engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Request {

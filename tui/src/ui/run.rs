@@ -485,24 +485,7 @@ async fn answer(engine: Engine, request: Request, tx: mpsc::UnboundedSender<Upda
     }
 }
 
-/// The contact list: latest activity first, then by name.
+/// The contact list, as [`super::app::contact_rows`] orders it.
 async fn rows(engine: &Engine) -> Result<Vec<ContactRow>, EngineError> {
-    let mut rows: Vec<ContactRow> = engine
-        .overview()
-        .await?
-        .into_iter()
-        .map(|o| ContactRow {
-            id: o.contact.id,
-            name: o.contact.display_name().to_owned(),
-            verified: o.contact.verified,
-            unread: o.unread,
-            last: o.last,
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.last
-            .cmp(&a.last)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-    });
-    Ok(rows)
+    Ok(super::app::contact_rows(engine.overview().await?))
 }
