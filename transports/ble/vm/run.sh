@@ -9,9 +9,10 @@
 # cached in $THICKET_VM_CACHE (default /var/cache/thicket-test); the first run builds it
 # (about 6 minutes, 800 MB), later runs take 1 to 3 minutes.
 #
-# `.ci/test` runs it as root (THICKET_BLE_VM=0 skips it). Until the central wrote with
-# response it stalled now and then after the handshake (frames handled out of order); on a
-# loaded machine btvirt has made one controller of two, which guest.sh retries.
+# `run.sh --prepare` only makes the root filesystem: `.ci/test` does that in the background
+# while it builds, then runs the rest as root (THICKET_BLE_VM=0 skips it). Until the central
+# wrote with response it stalled now and then after the handshake (frames handled out of
+# order); on a loaded machine btvirt has made one controller of two, which guest.sh retries.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
@@ -33,6 +34,10 @@ if [ ! -e "$ROOTFS/.complete" ]; then
         bookworm "$ROOTFS" >"$CACHE/debootstrap.log" 2>&1 \
         || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
     touch "$ROOTFS/.complete"
+fi
+if [ "${1:-}" = --prepare ]; then
+    echo "the guest's root filesystem is ready ($ROOTFS)"
+    exit 0
 fi
 
 # The test build's binaries: after `cargo test --workspace` (as in `.ci/test`) this builds
