@@ -18,14 +18,21 @@
 //! - [`link`]: a pipe as an `AsyncRead + AsyncWrite` connection for the engine, and the
 //!   driver through which the radio moves its values.
 //!
+//! Only [`advert`] and [`pipe`] are built without the default feature `radio` (as the fuzz
+//! targets build the crate).
 
 pub mod advert;
+#[cfg(feature = "radio")]
 mod central;
+#[cfg(feature = "radio")]
 pub mod link;
+#[cfg(feature = "radio")]
 mod peripheral;
 pub mod pipe;
+#[cfg(feature = "radio")]
 mod transport;
 
+#[cfg(feature = "radio")]
 pub use transport::{
     BLUEZ_MAIN_CONF, BleConfig, BleSetup, BleTransport, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS,
     MAX_PERIPHERAL_LINKS, Roles, uses_private_addresses,
