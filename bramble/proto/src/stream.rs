@@ -21,6 +21,8 @@ mod reader;
 mod window;
 mod writer;
 
+pub use frame::{FRAME_OVERHEAD, MAX_FRAME_BODY};
+pub use header::{STREAM_HEADER_LEN, STREAM_PREFIX_LEN};
 pub use keys::{
     IncomingKeys, IncomingPeriodState, IncomingStream, MAX_ROTATION, OutgoingKeys, OutgoingState,
     OutgoingStream, Role, RootKey, TransportKeys, TransportKeysState,
@@ -35,14 +37,6 @@ use core::fmt;
 pub const PROTOCOL_VERSION: u16 = 1;
 /// Bytes of the tag that opens a stream.
 pub const TAG_LEN: usize = 16;
-/// Bytes of the stream header that follows the tag.
-pub const STREAM_HEADER_LEN: usize = header::HEADER_LEN;
-/// Bytes before the first frame: tag and stream header.
-pub const STREAM_PREFIX_LEN: usize = TAG_LEN + STREAM_HEADER_LEN;
-/// Bytes a frame adds to its body: the masked frame header and the AEAD tag.
-pub const FRAME_OVERHEAD: usize = frame::FRAME_HEADER_LEN + frame::FRAME_TAG_LEN;
-/// The largest frame body (payload plus padding).
-pub const MAX_FRAME_BODY: usize = frame::MAX_FRAME_BODY;
 /// The largest stream number in one period.
 pub const MAX_STREAM_NUMBER: u64 = u32::MAX as u64;
 /// The largest frame number in one stream.

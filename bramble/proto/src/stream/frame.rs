@@ -25,8 +25,10 @@ use crate::crypto::{SecretKey, kdf, label};
 
 pub(crate) const FRAME_HEADER_LEN: usize = 4;
 pub(crate) const FRAME_TAG_LEN: usize = 16;
-/// The largest body (payload plus padding) of one frame.
-pub(crate) const MAX_FRAME_BODY: usize = 32_767;
+/// Bytes a frame adds to its body: the masked frame header and the AEAD tag.
+pub const FRAME_OVERHEAD: usize = FRAME_HEADER_LEN + FRAME_TAG_LEN;
+/// The largest frame body (payload plus padding).
+pub const MAX_FRAME_BODY: usize = 32_767;
 const FINAL: u16 = 0x8000;
 
 /// A decoded frame header.

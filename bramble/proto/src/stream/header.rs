@@ -11,13 +11,16 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use super::{PROTOCOL_VERSION, StreamError, StreamTag};
+use super::{PROTOCOL_VERSION, StreamError, StreamTag, TAG_LEN};
 use crate::crypto::SecretKey;
 
 pub(crate) const NONCE_LEN: usize = 24;
 const PLAINTEXT_LEN: usize = 2 + 8 + SecretKey::LEN;
 const AEAD_TAG_LEN: usize = 16;
-pub(crate) const HEADER_LEN: usize = NONCE_LEN + PLAINTEXT_LEN + AEAD_TAG_LEN;
+/// Bytes of the stream header that follows the tag.
+pub const STREAM_HEADER_LEN: usize = NONCE_LEN + PLAINTEXT_LEN + AEAD_TAG_LEN;
+/// Bytes before the first frame: tag and stream header.
+pub const STREAM_PREFIX_LEN: usize = TAG_LEN + STREAM_HEADER_LEN;
 
 /// Appends the stream header to `out`.
 pub(crate) fn seal(
@@ -58,7 +61,7 @@ pub(crate) fn open(
     header_key: &SecretKey,
     tag: &StreamTag,
     expected_stream_number: u64,
-    header: &[u8; HEADER_LEN],
+    header: &[u8; STREAM_HEADER_LEN],
 ) -> Result<SecretKey, StreamError> {
     let (nonce, rest) = header.split_at(NONCE_LEN);
     let (ciphertext, aead_tag) = rest.split_at(PLAINTEXT_LEN);

@@ -6,7 +6,7 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use super::frame::{FRAME_HEADER_LEN, FRAME_TAG_LEN, FrameCipher, FrameHeader};
-use super::header::{self, HEADER_LEN};
+use super::header::{self, STREAM_HEADER_LEN};
 use super::{IncomingStream, StreamError, StreamTag};
 use crate::crypto::SecretKey;
 
@@ -108,11 +108,11 @@ impl StreamReader {
                     return Err(self.fail(StreamError::TrailingData));
                 }
                 State::Header { .. } => {
-                    if !self.fill(&mut input, HEADER_LEN) {
+                    if !self.fill(&mut input, STREAM_HEADER_LEN) {
                         return Ok(());
                     }
-                    let mut bytes = [0u8; HEADER_LEN];
-                    bytes.copy_from_slice(&self.buf[..HEADER_LEN]);
+                    let mut bytes = [0u8; STREAM_HEADER_LEN];
+                    bytes.copy_from_slice(&self.buf[..STREAM_HEADER_LEN]);
                     self.buf.clear();
                     let State::Header {
                         tag,
