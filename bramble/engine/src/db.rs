@@ -8,7 +8,7 @@ use bramble_store::Store;
 use chacha20::ChaCha20Rng;
 use tokio::sync::oneshot;
 
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// A closure run on the worker.
 type Task = Box<dyn FnOnce(&mut Store, &mut ChaCha20Rng) + Send>;
@@ -118,7 +118,7 @@ mod tests {
     use rand_core::SeedableRng;
 
     use super::Db;
-    use crate::EngineError;
+    use crate::error::EngineError;
 
     /// Sets its flag when the thread holding it ends, after a pause that widens the
     /// window in which an unjoined thread would still be ending.

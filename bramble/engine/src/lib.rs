@@ -19,186 +19,41 @@
 //! Files (the one-way transport) are written and read on request: [`Engine::export`]
 //! and [`Engine::import`].
 
-use std::collections::{HashMap, HashSet};
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use bramble_proto::contact::{Link, LinkError, SafetyNumber};
+use bramble_proto::contact::{Link, SafetyNumber};
 use bramble_proto::ids::MessageId;
-use bramble_proto::messaging::DeliveryState;
-use bramble_proto::stream::StreamError;
 use bramble_proto::time::Timestamp;
 use bramble_proto::transport::TransportId;
-use bramble_store::{
-    Contact, ContactId, ConversationMessage, KdfParams, PendingContactId, Store, StoreError,
-};
-use chacha20::ChaCha20Rng;
-use rand_core::SeedableRng;
-use thicket_transport::{Kind, Ready, Status, Transport, TransportSetup, file};
-use tokio::sync::{Notify, broadcast, watch};
+use bramble_store::{Contact, ContactId, ConversationMessage, KdfParams, PendingContactId, Store};
+use thicket_transport::{Kind, Ready, Status, Transport, TransportSetup};
+use tokio::sync::broadcast;
 
+mod clock;
 mod conn;
 mod db;
+mod error;
+mod event;
+mod folder;
+mod maintenance;
 mod ops;
+mod peers;
+mod shared;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
-use db::Db;
+pub use clock::now;
+pub use error::EngineError;
+pub use event::{ContactOverview, Event, PendingInfo, PendingState};
+pub use folder::{ExportReport, FolderReport, ImportReport};
 pub use ops::Target;
 
-/// What went wrong.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// The store refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Not a usable link.
-    #[error(transparent)]
-    Link(#[from] LinkError),
-    /// Our own link.
-    #[error("this is your own link; send it to the person you want to add, and add theirs")]
-    OwnLink,
-    /// The link belongs to a contact already.
-    #[error("{0} is already a contact")]
-    AlreadyContact(String),
-    /// The link was added already and waits for the other side.
-    #[error("this link was already added, as {0}")]
-    AlreadyPending(String),
-    /// The link does not hold a usable key.
-    #[error("the link does not hold a usable key")]
-    BadLink,
-    /// No contact or pending contact goes by that name.
-    #[error("no contact or pending contact is called {0:?}")]
-    UnknownName(String),
-    /// More than one goes by that name.
-    #[error("more than one contact is called {0:?}; give one of them another name")]
-    AmbiguousName(String),
-    /// The contact was removed meanwhile.
-    #[error("the contact no longer exists")]
-    ContactGone,
-    /// The pending contact completed, expired or was removed meanwhile.
-    #[error("the pending contact no longer exists")]
-    PendingGone,
-    /// A transport no keys exist for.
-    #[error("no keys exist for that transport")]
-    UnknownTransport,
-    /// A handshake could not go on.
-    #[error("handshake: {0}")]
-    Handshake(bramble_proto::contact::HandshakeError),
-    /// Stream keys could not be used.
-    #[error("stream keys: {0}")]
-    Stream(StreamError),
-    /// A sync session failed.
-    #[error("sync: {0}")]
-    Sync(String),
-    /// A file or network operation failed.
-    #[error("{0}")]
-    Io(#[from] io::Error),
-    /// The system clock is before 1970 or past 9999.
-    #[error("the system clock is not set")]
-    Clock,
-    /// The engine has shut down.
-    #[error("the engine has stopped")]
-    Stopped,
-}
-
-/// What the engine tells user interfaces.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A contact's message arrived and may be shown.
-    MessageReceived {
-        /// From whom.
-        contact: ContactId,
-        /// The message.
-        id: MessageId,
-    },
-    /// One of our messages changed delivery state.
-    DeliveryChanged {
-        /// To whom.
-        contact: ContactId,
-        /// The message.
-        id: MessageId,
-        /// Its new state.
-        state: DeliveryState,
-    },
-    /// A handshake completed on our side: a new contact.
-    ContactAdded {
-        /// The contact.
-        contact: ContactId,
-    },
-    /// A sync connection to a contact opened.
-    ContactConnected {
-        /// The contact.
-        contact: ContactId,
-        /// Over which transport.
-        transport: TransportId,
-    },
-    /// A sync connection to a contact closed.
-    ContactDisconnected {
-        /// The contact.
-        contact: ContactId,
-        /// Over which transport.
-        transport: TransportId,
-    },
-    /// A pending contact moved on.
-    PendingChanged {
-        /// The pending contact.
-        pending: PendingContactId,
-        /// Its new state.
-        state: PendingState,
-    },
-    /// How many contacts a broadcast transport (LAN, BLE) sees nearby, and how many
-    /// are connected over it, when either changes.
-    Nearby {
-        /// The transport.
-        transport: TransportId,
-        /// Contacts whose beacon is in sight.
-        seen: usize,
-        /// Contacts with a connection over it.
-        connected: usize,
-    },
-    /// A transport's status changed.
-    TransportStatus {
-        /// The transport.
-        transport: TransportId,
-        /// Its status.
-        status: Status,
-    },
-}
-
-/// A contact as a contact list shows it: [`Engine::overview`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContactOverview {
-    /// The contact.
-    pub contact: Contact,
-    /// Received messages not read yet.
-    pub unread: u64,
-    /// When the latest message either way was written.
-    pub last: Option<Timestamp>,
-}
-
-/// Where a pending contact stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PendingState {
-    /// Waiting for the other side's first handshake stream.
-    Waiting,
-    /// The other side's key arrived; waiting for its contact info.
-    AwaitingInfo,
-    /// We hold the other side's info (the contact exists); waiting for proof that it
-    /// holds ours.
-    Completed(ContactId),
-    /// The peer's last handshake records were refused, for this reason
-    /// (spec/contacts.md#pending-contacts). It keeps its state and may still move on
-    /// or complete; the user may remove it and add the link again.
-    Failed(String),
-    /// Removed: it expired before completing.
-    Expired,
-}
+use clock::fresh_rng;
+use db::Db;
+use shared::Shared;
 
 /// Whether [`Engine::open_with`] starts the transports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,86 +64,12 @@ pub enum Mode {
     Offline,
 }
 
-/// A pending contact as shown to the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingInfo {
-    /// Its identifier.
-    pub id: PendingContactId,
-    /// The name the user gave the link.
-    pub alias: String,
-    /// The link.
-    pub link: Link,
-    /// When it was added.
-    pub added_at: Timestamp,
-    /// When it will be removed unless completed.
-    pub expires_at: Timestamp,
-    /// Where it stands.
-    pub state: PendingState,
-}
-
-/// What an export wrote.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportReport {
-    /// The files written.
-    pub files: Vec<PathBuf>,
-    /// How many messages they carry.
-    pub messages: usize,
-}
-
-/// What a folder sync read and wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FolderReport {
-    /// What reading the folder found.
-    pub imported: ImportReport,
-    /// The files written.
-    pub written: Vec<PathBuf>,
-    /// How many messages they carry.
-    pub messages: usize,
-}
-
-/// What an import read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Messages delivered, per contact.
-    pub messages: Vec<(ContactId, MessageId)>,
-    /// Handshake streams read.
-    pub handshakes: usize,
-    /// Contacts the import completed.
-    pub contacts_added: Vec<ContactId>,
-    /// Stream files no contact of ours wrote, or already read.
-    pub unrecognised: usize,
-    /// Files that are not stream files, or damaged streams, with why.
-    pub rejected: Vec<(PathBuf, String)>,
-    /// Files removed once read whole ([`Engine::sync_folder`] only): streams for us,
-    /// which nobody else can read and which could not be read again.
-    pub removed: Vec<PathBuf>,
-}
-
-/// The current time as a protocol timestamp.
-///
-/// # Errors
-/// [`EngineError::Clock`] for a clock outside the timestamp range.
-pub fn now() -> Result<Timestamp, EngineError> {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| EngineError::Clock)?
-        .as_millis();
-    Timestamp::from_millis(u64::try_from(ms).map_err(|_| EngineError::Clock)?)
-        .map_err(|_| EngineError::Clock)
-}
-
-fn fresh_rng() -> Result<ChaCha20Rng, EngineError> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)
-        .map_err(|_| EngineError::Io(io::Error::other("no system randomness")))?;
-    Ok(ChaCha20Rng::from_seed(seed))
-}
-
 /// Creates an account in `dir`, with Argon2id parameters calibrated to this machine.
 /// Takes about a second.
 ///
 /// # Errors
-/// [`StoreError::AccountExists`], a refused nickname or password, I/O errors.
+/// [`StoreError::AccountExists`](bramble_store::StoreError::AccountExists), a refused
+/// nickname or password, I/O errors.
 pub fn create_account(dir: &Path, nickname: &str, password: &str) -> Result<(), EngineError> {
     let params = KdfParams::calibrated()?;
     let mut rng = fresh_rng()?;
@@ -297,98 +78,10 @@ pub fn create_account(dir: &Path, nickname: &str, password: &str) -> Result<(), 
     Ok(())
 }
 
-/// How long to wait before dialing a contact again after a failure: doubling from one
-/// second to five minutes.
-#[derive(Clone, Copy, Debug)]
-struct Backoff {
-    next: tokio::time::Instant,
-    delay: Duration,
-    /// When the failure happened.
-    failed: std::time::Instant,
-}
-
-impl Backoff {
-    /// The wait after another failure: `MIN_BACKOFF`, then double the last, up to `max`.
-    fn after(last: Option<&Backoff>, max: Duration) -> Backoff {
-        let delay = last.map_or(MIN_BACKOFF, |b| (b.delay * 2).min(max));
-        Backoff {
-            next: tokio::time::Instant::now() + delay,
-            delay,
-            failed: std::time::Instant::now(),
-        }
-    }
-
-    /// Whether the next attempt must still wait.
-    fn waiting(&self) -> bool {
-        self.next > tokio::time::Instant::now()
-    }
-
-    /// Whether the next attempt must still wait, unless a broadcast transport newly saw
-    /// the peer after the failure (it came into range: try at once).
-    fn waiting_unless(&self, sighted: Option<std::time::Instant>) -> bool {
-        self.waiting() && sighted.is_none_or(|seen| seen <= self.failed)
-    }
-}
-
-const MIN_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// How often the dialer looks for contacts to connect to.
-const DIAL_TICK: Duration = Duration::from_millis(500);
-/// How many incoming tags may wait for recognition at once.
-const MAX_UNRECOGNISED: usize = 16;
-/// How often keys are rotated and pending contacts expired.
-const MAINTENANCE_TICK: Duration = Duration::from_secs(60);
-
-struct ConnEntry {
-    id: u64,
-    alice_dialed: bool,
-    close: watch::Sender<bool>,
-}
-
-#[derive(Default)]
-struct State {
-    connections: HashMap<(ContactId, TransportId), ConnEntry>,
-    dialing: HashSet<(ContactId, TransportId)>,
-    handshaking: HashSet<PendingContactId>,
-    rendezvousing: HashSet<(PendingContactId, TransportId)>,
-    rendezvous_backoff: HashMap<(PendingContactId, TransportId), Backoff>,
-    /// Rendezvous we may have set up on a transport (by point id), to end when their
-    /// pending contact goes.
-    rendezvous_up: HashSet<(u64, TransportId)>,
-    backoff: HashMap<(ContactId, TransportId), Backoff>,
-    /// The last [`Event::Nearby`] published per transport.
-    nearby: HashMap<TransportId, (usize, usize)>,
-    next_conn: u64,
-}
-
-struct Inner {
-    db: Db,
-    ctx: ops::Ctx,
-    transports: Vec<Arc<dyn Transport>>,
-    events: broadcast::Sender<Event>,
-    changes: broadcast::Sender<ContactId>,
-    state: Mutex<State>,
-    wake: Notify,
-    shutdown: watch::Sender<bool>,
-    /// Incoming connections allowed to wait for recognition at once.
-    recognising: Arc<tokio::sync::Semaphore>,
-}
-
-impl Inner {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn publish(&self, event: Event) {
-        // No subscriber is fine.
-        let _ = self.events.send(event);
-    }
-}
-
 /// A running account.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -405,7 +98,9 @@ impl Engine {
     /// nothing else is tearing the process down.
     ///
     /// # Errors
-    /// [`StoreError::WrongPassword`], [`StoreError::NoAccount`], [`StoreError::InUse`]
+    /// [`StoreError::WrongPassword`](bramble_store::StoreError::WrongPassword),
+    /// [`StoreError::NoAccount`](bramble_store::StoreError::NoAccount),
+    /// [`StoreError::InUse`](bramble_store::StoreError::InUse)
     /// and the other errors of opening an account; a transport that fails to start.
     pub async fn open(
         dir: &Path,
@@ -477,28 +172,19 @@ impl Engine {
         if mode == Mode::Offline {
             transports.clear();
         }
-        let inner = Arc::new(Inner {
-            db,
-            ctx,
-            transports,
-            events: broadcast::channel(1024).0,
-            changes: broadcast::channel(256).0,
-            state: Mutex::new(State::default()),
-            wake: Notify::new(),
-            shutdown: watch::channel(false).0,
-            recognising: Arc::new(tokio::sync::Semaphore::new(MAX_UNRECOGNISED)),
-        });
-        let engine = Engine { inner };
+        let engine = Engine {
+            shared: Arc::new(Shared::new(db, ctx, transports)),
+        };
         engine.maintain().await?;
-        for t in engine.inner.transports.clone() {
-            if let Err(e) = conn::start_transport(engine.inner.clone(), t).await {
+        for t in engine.shared.transports.clone() {
+            if let Err(e) = conn::start_transport(engine.shared.clone(), t).await {
                 // The transports started so far stop accepting.
-                engine.inner.shutdown.send_replace(true);
+                engine.shared.shutdown.send_replace(true);
                 return Err(e);
             }
         }
-        tokio::spawn(conn::dialer(engine.inner.clone()));
-        tokio::spawn(maintenance(engine.inner.clone()));
+        tokio::spawn(conn::dialer(engine.shared.clone()));
+        tokio::spawn(maintenance::run(engine.shared.clone()));
         Ok(engine)
     }
 
@@ -510,7 +196,7 @@ impl Engine {
         &self,
         transport: TransportId,
     ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.local_properties(&transport)?))
             .await
@@ -518,7 +204,7 @@ impl Engine {
 
     /// Events from now on.
     pub fn events(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
+        self.shared.subscribe()
     }
 
     /// Rotates keys and removes expired pending contacts now (it also happens every
@@ -527,23 +213,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn maintain(&self) -> Result<(), EngineError> {
-        let now = now()?;
-        let (expired, rotated) = self
-            .inner
-            .db
-            .call(move |store, _| {
-                // Expiry erases secrets: it runs even if rotation failed.
-                let rotated = ops::rotate_all(store, now);
-                Ok((ops::expire_pending(store, now)?, rotated))
-            })
-            .await?;
-        for pending in expired {
-            self.inner.publish(Event::PendingChanged {
-                pending,
-                state: PendingState::Expired,
-            });
-        }
-        rotated
+        maintenance::maintain(&self.shared).await
     }
 
     /// Our link, to give to people who want to add us.
@@ -551,7 +221,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn link(&self) -> Result<Link, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(|store, _| Ok(Link::new(store.identity()?.handshake_key.public_key())))
             .await
@@ -562,7 +232,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn nickname(&self) -> Result<String, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(|store, _| Ok(store.identity()?.nickname))
             .await
@@ -578,15 +248,15 @@ impl Engine {
         let (link, alias) = (link.to_owned(), alias.to_owned());
         let now = now()?;
         let id = self
-            .inner
+            .shared
             .db
             .call(move |store, rng| ops::add_link(store, &link, &alias, now, rng))
             .await?;
-        self.inner.publish(Event::PendingChanged {
+        self.shared.publish(Event::PendingChanged {
             pending: id,
             state: PendingState::Waiting,
         });
-        self.inner.wake.notify_one();
+        self.shared.wake.notify_one();
         Ok(id)
     }
 
@@ -595,7 +265,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn contacts(&self) -> Result<Vec<Contact>, EngineError> {
-        self.inner.db.call(|store, _| Ok(store.contacts()?)).await
+        self.shared.db.call(|store, _| Ok(store.contacts()?)).await
     }
 
     /// Every pending contact.
@@ -603,7 +273,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn pending(&self) -> Result<Vec<PendingInfo>, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(|store, _| ops::pending_infos(store))
             .await
@@ -661,11 +331,11 @@ impl Engine {
         let text = text.to_owned();
         let now = now()?;
         let id = self
-            .inner
+            .shared
             .db
             .call(move |store, _| Ok(store.send_private_message(contact, &text, now)?))
             .await?;
-        let _ = self.inner.changes.send(contact);
+        let _ = self.shared.changes.send(contact);
         Ok(id)
     }
 
@@ -678,7 +348,7 @@ impl Engine {
         contact: ContactId,
         limit: usize,
     ) -> Result<Vec<ConversationMessage>, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.conversation(contact, None, limit)?))
             .await
@@ -696,7 +366,7 @@ impl Engine {
         before: (Timestamp, MessageId),
         limit: usize,
     ) -> Result<Vec<ConversationMessage>, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.conversation(contact, Some(before), limit)?))
             .await
@@ -708,7 +378,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn overview(&self) -> Result<Vec<ContactOverview>, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| {
                 Ok(store
@@ -730,7 +400,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn remove(&self, target: Target) -> Result<(), EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| {
                 let link = match target {
@@ -756,13 +426,7 @@ impl Engine {
             .await?;
         // Its connections end now, and nothing dials it again.
         if let Target::Contact(c) = target {
-            let mut state = self.inner.state();
-            for ((contact, _), entry) in &state.connections {
-                if *contact == c {
-                    entry.close.send_replace(true);
-                }
-            }
-            state.backoff.retain(|(contact, _), _| *contact != c);
+            self.shared.peers().forget(c);
         }
         Ok(())
     }
@@ -772,7 +436,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn unread_count(&self, contact: ContactId) -> Result<u64, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.unread_count(contact)?))
             .await
@@ -783,7 +447,7 @@ impl Engine {
     /// # Errors
     /// Store errors.
     pub async fn mark_read(&self, contact: ContactId) -> Result<(), EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.mark_conversation_read(contact)?))
             .await
@@ -794,7 +458,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::ContactGone`]; store errors.
     pub async fn safety_number(&self, contact: ContactId) -> Result<SafetyNumber, EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| {
                 let c = store.contact(contact)?.ok_or(EngineError::ContactGone)?;
@@ -819,7 +483,7 @@ impl Engine {
         contact: ContactId,
         verified: bool,
     ) -> Result<(), EngineError> {
-        self.inner
+        self.shared
             .db
             .call(move |store, _| Ok(store.set_contact_verified(contact, verified)?))
             .await
@@ -833,7 +497,7 @@ impl Engine {
     /// Store errors; I/O errors writing the files (the messages stay queued: a stream
     /// that was not written is simply never read).
     pub async fn export(&self, target: Target, dir: &Path) -> Result<ExportReport, EngineError> {
-        self.export_to(target, dir, false).await
+        folder::export(&self.shared, target, dir, false).await
     }
 
     /// Syncs with a folder that travels (on a USB stick) or is shared: reads every
@@ -850,91 +514,7 @@ impl Engine {
     /// plugged in); as [`Engine::import`] and [`Engine::export`] otherwise. Files
     /// written before an error stay, and are valid.
     pub async fn sync_folder(&self, dir: &Path) -> Result<FolderReport, EngineError> {
-        let d = dir.to_owned();
-        let present = tokio::task::spawn_blocking(move || d.is_dir())
-            .await
-            .map_err(|_| EngineError::Stopped)?;
-        if !present {
-            return Err(EngineError::Io(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no folder {}", dir.display()),
-            )));
-        }
-        let imported = self.import_files(dir, true).await?;
-        let mut report = FolderReport {
-            imported,
-            ..FolderReport::default()
-        };
-        let mut targets: Vec<Target> = self
-            .contacts()
-            .await?
-            .into_iter()
-            .map(|c| Target::Contact(c.id))
-            .collect();
-        targets.extend(
-            self.pending()
-                .await?
-                .into_iter()
-                .filter(|p| {
-                    matches!(
-                        p.state,
-                        PendingState::Waiting
-                            | PendingState::AwaitingInfo
-                            | PendingState::Failed(_)
-                    )
-                })
-                .map(|p| Target::Pending(p.id)),
-        );
-        for target in targets {
-            let written = self.export_to(target, dir, true).await?;
-            report.written.extend(written.files);
-            report.messages += written.messages;
-        }
-        Ok(report)
-    }
-
-    async fn export_to(
-        &self,
-        target: Target,
-        dir: &Path,
-        skip_empty: bool,
-    ) -> Result<ExportReport, EngineError> {
-        let now = now()?;
-        let ctx = self.inner.ctx.clone();
-        let (streams, sent) = self
-            .inner
-            .db
-            .call(move |store, rng| ops::export_streams(store, &ctx, target, now, skip_empty, rng))
-            .await?;
-        let dir = dir.to_owned();
-        let written = tokio::task::spawn_blocking(move || {
-            streams
-                .iter()
-                .map(|s| file::write_stream(&dir, s))
-                .collect::<io::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|_| EngineError::Stopped)?;
-        match written {
-            Ok(files) => Ok(ExportReport {
-                files,
-                messages: sent.len(),
-            }),
-            Err(e) => {
-                // The stream that carried them was never written: they are due again now.
-                if let Target::Contact(c) = target
-                    && !sent.is_empty()
-                {
-                    // Best effort: the write error is the one to report.
-                    let _ = self
-                        .inner
-                        .db
-                        .call(move |store, _| Ok(store.make_due(c, &sent)?))
-                        .await;
-                }
-                Err(EngineError::Io(e))
-            }
-        }
+        folder::sync_folder(&self.shared, dir).await
     }
 
     /// Reads every stream file in `dir`, in name order, again and again while a pass
@@ -948,127 +528,12 @@ impl Engine {
     /// # Errors
     /// The folder cannot be listed; store errors.
     pub async fn import(&self, dir: &Path) -> Result<ImportReport, EngineError> {
-        self.import_files(dir, false).await
-    }
-
-    /// [`Engine::import`]; with `consume`, each file read whole is removed once what it
-    /// carried is stored.
-    async fn import_files(&self, dir: &Path, consume: bool) -> Result<ImportReport, EngineError> {
-        let dir = dir.to_owned();
-        let found = tokio::task::spawn_blocking(move || file::read_streams(&dir))
-            .await
-            .map_err(|_| EngineError::Stopped)??;
-        let mut report = ImportReport::default();
-        let mut read_whole = Vec::new();
-        let mut todo = Vec::new();
-        for f in found {
-            match f.contents {
-                Ok(bytes) => todo.push((f.path, bytes)),
-                Err(reason) => report.rejected.push((f.path, reason.to_string())),
-            }
-        }
-        loop {
-            let mut left = Vec::new();
-            let mut progress = false;
-            for (path, bytes) in todo {
-                let ctx = self.inner.ctx.clone();
-                let now = now()?;
-                let (bytes, outcome) = self
-                    .inner
-                    .db
-                    .call(move |store, rng| {
-                        let r = ops::import_stream(store, &ctx, &bytes, now, rng);
-                        Ok((bytes, r))
-                    })
-                    .await?;
-                let outcome = match outcome {
-                    Ok(o) => o,
-                    // The store failing is not this file's fault: stop, so that the
-                    // files after it are not used up against a failing store.
-                    Err(e @ (EngineError::Stopped | EngineError::Store(_))) => return Err(e),
-                    Err(e) => {
-                        report
-                            .rejected
-                            .push((path, format!("could not be read: {e}")));
-                        continue;
-                    }
-                };
-                match outcome {
-                    ops::Imported::Sync {
-                        contact,
-                        delivered,
-                        events,
-                        damage,
-                    } => {
-                        progress = true;
-                        match damage {
-                            Some(why) => report.rejected.push((path.clone(), why)),
-                            None if consume => read_whole.push(path.clone()),
-                            None => {}
-                        }
-                        report
-                            .messages
-                            .extend(delivered.into_iter().map(|id| (contact, id)));
-                        for e in events {
-                            self.inner.publish(e);
-                        }
-                    }
-                    ops::Imported::Handshake {
-                        pending,
-                        created,
-                        damage,
-                        failure,
-                    } => {
-                        match damage {
-                            Some(why) => report.rejected.push((path.clone(), why)),
-                            None => {
-                                report.handshakes += 1;
-                                if consume {
-                                    read_whole.push(path.clone());
-                                }
-                            }
-                        }
-                        if let Some(why) = failure {
-                            self.inner.publish(Event::PendingChanged {
-                                pending,
-                                state: PendingState::Failed(why),
-                            });
-                        }
-                        progress = true;
-                        if let Some(c) = created {
-                            report.contacts_added.push(c);
-                            self.inner.publish(Event::ContactAdded { contact: c });
-                            self.inner.publish(Event::PendingChanged {
-                                pending,
-                                state: PendingState::Completed(c),
-                            });
-                        }
-                    }
-                    ops::Imported::Unrecognised => left.push((path, bytes)),
-                }
-            }
-            todo = left;
-            if !progress || todo.is_empty() {
-                break;
-            }
-        }
-        report.unrecognised = todo.len();
-        // What they carried is committed: a file that cannot be removed (a read-only
-        // drive) is simply not read again.
-        report.removed = tokio::task::spawn_blocking(move || {
-            read_whole
-                .into_iter()
-                .filter(|p| std::fs::remove_file(p).is_ok())
-                .collect()
-        })
-        .await
-        .map_err(|_| EngineError::Stopped)?;
-        Ok(report)
+        folder::import(&self.shared, dir, false).await
     }
 
     /// The transports this engine runs, with their kinds.
     pub fn transports(&self) -> Vec<(TransportId, Kind)> {
-        self.inner
+        self.shared
             .transports
             .iter()
             .map(|t| (t.id(), t.kind()))
@@ -1078,7 +543,7 @@ impl Engine {
     /// Each running transport's status now (later changes come as
     /// [`Event::TransportStatus`]).
     pub fn transport_status(&self) -> Vec<(TransportId, Status)> {
-        self.inner
+        self.shared
             .transports
             .iter()
             .map(|t| (t.id(), t.status().borrow().clone()))
@@ -1089,58 +554,26 @@ impl Engine {
     /// come as [`Event::ContactConnected`] and [`Event::ContactDisconnected`]; with
     /// redundant connections, a disconnection may leave the contact connected).
     pub fn connected(&self) -> Vec<(ContactId, TransportId)> {
-        let state = self
-            .inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        state.connections.keys().cloned().collect()
+        self.shared.peers().connections()
     }
 
     /// For each broadcast transport (LAN, BLE) that has looked: how many contacts are
     /// in sight and how many connected over it (later changes come as
     /// [`Event::Nearby`]).
     pub fn nearby(&self) -> Vec<(TransportId, usize, usize)> {
-        let state = self
-            .inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        state
-            .nearby
-            .iter()
-            .map(|(t, (seen, connected))| (t.clone(), *seen, *connected))
-            .collect()
+        self.shared.peers().nearby()
     }
 
     /// Closes every connection, stops the engine's tasks, and closes the store once the
     /// database jobs already queued are done.
     pub async fn shutdown(self) {
-        self.inner.shutdown.send_replace(true);
-        let closing: Vec<_> = self
-            .inner
-            .state()
-            .connections
-            .values()
-            .map(|c| c.close.clone())
-            .collect();
+        self.shared.shutdown.send_replace(true);
+        let closing = self.shared.peers().closers();
         for c in closing {
             c.send_replace(true);
         }
         // Let connections say goodbye (end their streams), then close the store.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        self.inner.db.close().await;
-    }
-}
-
-async fn maintenance(inner: Arc<Inner>) {
-    let mut shutdown = inner.shutdown.subscribe();
-    let engine = Engine { inner };
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(MAINTENANCE_TICK) => {}
-            _ = shutdown.changed() => return,
-        }
-        let _ = engine.maintain().await;
+        self.shared.db.close().await;
     }
 }

@@ -24,7 +24,8 @@ use chacha20::ChaCha20Rng;
 use thicket_transport::{Peer, RendezvousPoint};
 use zeroize::Zeroizing;
 
-use crate::{EngineError, Event, PendingState};
+use crate::error::EngineError;
+use crate::event::{Event, PendingInfo, PendingState};
 
 /// Stage numbers kept in `pending_contacts.state`.
 pub(crate) const STAGE_WAITING: i64 = 0;
@@ -868,7 +869,7 @@ pub(crate) fn import_stream(
 }
 
 /// Every pending contact as the user sees it.
-pub(crate) fn pending_infos(store: &Store) -> Result<Vec<crate::PendingInfo>, EngineError> {
+pub(crate) fn pending_infos(store: &Store) -> Result<Vec<PendingInfo>, EngineError> {
     let mut out = Vec::new();
     for p in store.pending_contacts()? {
         let completed = match p.state {
@@ -882,7 +883,7 @@ pub(crate) fn pending_infos(store: &Store) -> Result<Vec<crate::PendingInfo>, En
             (None, None) if p.state == STAGE_WAITING => PendingState::Waiting,
             (None, None) => PendingState::AwaitingInfo,
         };
-        out.push(crate::PendingInfo {
+        out.push(PendingInfo {
             id: p.id,
             link: Link::new(p.handshake_public),
             expires_at: p

@@ -232,7 +232,10 @@ fn a_refused_handshake_is_a_failure_until_the_peer_gets_it_right() {
     assert_eq!(step.refused.as_deref(), Some(why));
     assert!(step.created.is_none() && a.contacts().unwrap().is_empty());
     let shown = ops::pending_infos(&a).unwrap();
-    assert_eq!(shown[0].state, crate::PendingState::Failed(why.into()));
+    assert_eq!(
+        shown[0].state,
+        crate::event::PendingState::Failed(why.into())
+    );
 
     // It keeps its state and still completes when Bob's software answers properly.
     let honest = forged_answer(
@@ -256,7 +259,7 @@ fn a_refused_handshake_is_a_failure_until_the_peer_gets_it_right() {
     let contact = step.created.expect("completed");
     assert_eq!(
         ops::pending_infos(&a).unwrap()[0].state,
-        crate::PendingState::Completed(contact)
+        crate::event::PendingState::Completed(contact)
     );
     assert_eq!(a.pending_contacts().unwrap()[0].failure, None);
 }
@@ -307,6 +310,6 @@ fn someone_already_a_contact_under_another_link_fails_without_a_second_contact()
     assert_eq!(before.state, after.state);
     assert_eq!(
         ops::pending_infos(&a).unwrap()[1].state,
-        crate::PendingState::Failed(why.into())
+        crate::event::PendingState::Failed(why.into())
     );
 }

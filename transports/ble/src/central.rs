@@ -10,26 +10,19 @@ use btleplug::api::{
     Central as _, CentralEvent, CentralState, Characteristic, Manager as _, Peripheral as _,
     ScanFilter, WriteType,
 };
-use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
+use btleplug::platform::{Manager, Peripheral, PeripheralId};
 use futures_util::StreamExt as _;
 use thicket_transport::BoxConnection;
 use uuid::Uuid;
 
 use crate::advert::{CHARACTERISTIC_UUID, SERVICE_UUID};
+use crate::config::CONNECT_TIMEOUT;
 use crate::link::link;
 use crate::pipe::{LinkId, Pipe, Reason};
-use crate::transport::{CONNECT_TIMEOUT, Inner};
+use crate::shared::{Central, Inner};
 
 /// How long one write may take before the link is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The open central side: the adapter, scanning.
-#[derive(Clone)]
-pub(crate) struct Central {
-    adapter: Adapter,
-    /// Keeps btleplug's D-Bus session open.
-    _manager: Arc<Manager>,
-}
 
 fn fail(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what} ({e})")

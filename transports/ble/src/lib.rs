@@ -25,15 +25,21 @@ pub mod advert;
 #[cfg(feature = "radio")]
 mod central;
 #[cfg(feature = "radio")]
+mod config;
+#[cfg(feature = "radio")]
 pub mod link;
 #[cfg(feature = "radio")]
 mod peripheral;
 pub mod pipe;
 #[cfg(feature = "radio")]
+mod shared;
+#[cfg(feature = "radio")]
 mod transport;
 
 #[cfg(feature = "radio")]
-pub use transport::{
-    BLUEZ_MAIN_CONF, BleConfig, BleSetup, BleTransport, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS,
-    MAX_PERIPHERAL_LINKS, Roles, uses_private_addresses,
+pub use config::{
+    BLUEZ_MAIN_CONF, BleConfig, CONNECT_TIMEOUT, MAX_CENTRAL_LINKS, MAX_PERIPHERAL_LINKS, Roles,
+    uses_private_addresses,
 };
+#[cfg(feature = "radio")]
+pub use transport::{BleSetup, BleTransport};

@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::advert::{CHARACTERISTIC_UUID, Change, SERVICE_UUID};
+use crate::config::MAX_PERIPHERAL_LINKS;
 use crate::link::link;
 use crate::pipe::{Pipe, Reason, VERSION, is_open};
-use crate::transport::{Inner, MAX_PERIPHERAL_LINKS};
+use crate::shared::Inner;
 
 /// How often the links centrals hold to us are checked for a central that went away.
 const WATCH: Duration = Duration::from_secs(5);

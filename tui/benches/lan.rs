@@ -3,7 +3,7 @@
 //! against a raw TCP copy of the same bytes; and the time from both peers starting to the
 //! first delivered message. Runs in a private network namespace (only loopback).
 //!
-//! `cargo bench -p thicket-lan --bench lan` (`LAN_BENCH_MESSAGES` to change the count).
+//! `cargo bench -p thicket --bench lan` (`LAN_BENCH_MESSAGES` to change the count).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
