@@ -14,6 +14,10 @@ use tokio::sync::watch;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between dials of a contact that failed.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The longest wait between dials of a contact that a broadcast transport (LAN, BLE) sees
+/// nearby: it is in range, so a failure is likely to pass soon (a radio busy tearing down a
+/// link, a peer still starting).
+pub(crate) const IN_SIGHT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait between rendezvous attempts that met nobody (Briar polls every 60 s).
 pub(crate) const RENDEZVOUS_MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -159,12 +163,24 @@ impl Peers {
         self.dialing.insert(key)
     }
 
-    /// A dial (and the session it led to) ended; a failure backs off the next one.
-    pub(crate) fn dial_ended(&mut self, contact: ContactId, t: &TransportId, failed: bool) {
+    /// A dial (and the session it led to) ended; a failure backs off the next one, less
+    /// far for a contact that was `in_sight` on a broadcast transport.
+    pub(crate) fn dial_ended(
+        &mut self,
+        contact: ContactId,
+        t: &TransportId,
+        failed: bool,
+        in_sight: bool,
+    ) {
         let key = (contact, t.clone());
         self.dialing.remove(&key);
         if failed {
-            let next = Backoff::after(self.backoff.get(&key), MAX_BACKOFF);
+            let max = if in_sight {
+                IN_SIGHT_MAX_BACKOFF
+            } else {
+                MAX_BACKOFF
+            };
+            let next = Backoff::after(self.backoff.get(&key), max);
             self.backoff.insert(key, next);
         }
     }
@@ -305,18 +321,33 @@ mod tests {
         // One dial at a time.
         assert!(!peers.start_dial(contact, &lan, None));
         let before = Instant::now();
-        peers.dial_ended(contact, &lan, true);
+        peers.dial_ended(contact, &lan, true, true);
         assert!(!peers.start_dial(contact, &lan, None));
         assert!(!peers.start_dial(contact, &lan, Some(before)));
         assert!(peers.start_dial(contact, &lan, Some(Instant::now())));
         // A success clears the backoff.
-        peers.dial_ended(contact, &lan, false);
+        peers.dial_ended(contact, &lan, false, true);
         assert!(
             peers
                 .connected(contact, &lan, true, watch::channel(false).0)
                 .is_some()
         );
         assert!(!peers.start_dial(contact, &lan, None));
+    }
+
+    #[test]
+    fn a_contact_in_sight_is_dialed_again_within_half_a_minute() {
+        let mut peers = Peers::default();
+        let (near, far, ble) = (ContactId(9), ContactId(10), TransportId::BLE);
+        for _ in 0..12 {
+            peers.dial_ended(near, &ble, true, true);
+            peers.dial_ended(far, &ble, true, false);
+        }
+        assert_eq!(
+            peers.backoff[&(near, ble.clone())].delay,
+            IN_SIGHT_MAX_BACKOFF
+        );
+        assert_eq!(peers.backoff[&(far, ble)].delay, MAX_BACKOFF);
     }
 
     #[test]

@@ -141,6 +141,8 @@ impl Rotation {
 struct Sighting<D> {
     device: D,
     uuid: [u8; 16],
+    /// When the device came into sight: a new UUID of a device whose earlier ones are
+    /// still in sight keeps their time.
     first: Instant,
     last: Instant,
 }
@@ -180,13 +182,23 @@ impl<D: Clone + PartialEq> Sightings<D> {
             s.last = now;
             return;
         }
+        // A device re-salts its advertisement every `ROTATION`, so each is a new UUID; one
+        // that stays in sight is not newly seen with each (a new sighting overrides the
+        // engine's backoff between dials: that would be a dial every few seconds).
+        let first = self
+            .entries
+            .iter()
+            .filter(|s| s.device == device)
+            .map(|s| s.first)
+            .min()
+            .unwrap_or(now);
         if self.entries.len() >= MAX_SIGHTINGS {
             self.entries.pop_front();
         }
         self.entries.push_back(Sighting {
             device,
             uuid,
-            first: now,
+            first,
             last: now,
         });
     }
@@ -202,8 +214,9 @@ impl<D: Clone + PartialEq> Sightings<D> {
         self.entries.retain(|s| s.device != *device);
     }
 
-    /// The device most recently newly seen announcing one of `values` in the last
-    /// [`SIGHTING_LIFETIME`], and when that sighting began.
+    /// The device that most recently came into sight among those that announced one of
+    /// `values` in the last [`SIGHTING_LIFETIME`], and when it came into sight (its first
+    /// UUID of an unbroken run, each seen within [`SIGHTING_LIFETIME`] of the one before).
     pub fn find(&self, values: &[Beacon], now: Instant) -> Option<(&D, Instant)> {
         self.entries
             .iter()
@@ -304,13 +317,39 @@ mod tests {
         );
         assert_eq!(s.find(&[beacon(3), beacon(2)], t0).map(|f| *f.0), Some("y"));
         assert_eq!(s.find(&[beacon(9)], t0), None);
-        // Seeing a UUID again keeps it alive but does not make it new.
+        // Seeing a UUID again keeps it alive but does not make it new, nor does a fresh
+        // salt of a device in sight all along.
         s.record("x", a1, t0 + Duration::from_secs(50));
+        let a3 = advertised_uuid(&beacon(1), [4; 8]);
+        s.record("x", a3, t0 + Duration::from_secs(52));
+        assert_eq!(
+            s.find(&[beacon(1)], t0 + Duration::from_secs(52)),
+            Some((&"z", t0 + Duration::from_secs(5)))
+        );
         let later = t0 + SIGHTING_LIFETIME + Duration::from_secs(10);
         assert_eq!(s.find(&[beacon(1)], later), Some((&"x", t0)));
         assert_eq!(s.find(&[beacon(2)], later), None, "aged out");
         s.forget(&"x");
         assert_eq!(s.find(&[beacon(1)], later), None);
+        // A device back after longer than the lifetime out of sight is newly seen.
+        let back = later + SIGHTING_LIFETIME;
+        s.record("x", advertised_uuid(&beacon(1), [5; 8]), back);
+        assert_eq!(s.find(&[beacon(1)], back), Some((&"x", back)));
+    }
+
+    #[test]
+    fn a_device_in_sight_all_along_is_not_newly_seen_with_each_fresh_salt() {
+        let t0 = Instant::now();
+        let mut s = Sightings::new();
+        for i in 0..100u8 {
+            let at = t0 + ROTATION * u32::from(i);
+            s.record("x", advertised_uuid(&beacon(1), [i; 8]), at);
+            assert_eq!(
+                s.find(&[beacon(1)], at),
+                Some((&"x", t0)),
+                "after {i} rotations"
+            );
+        }
     }
 
     #[test]

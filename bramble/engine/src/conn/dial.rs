@@ -76,6 +76,7 @@ async fn dial_round(shared: &Arc<Shared>) {
             if !shared.peers().start_dial(contact, &t, sighted) {
                 continue;
             }
+            let in_sight = sighted.is_some();
             let (shared, transport, t) = (shared.clone(), transport.clone(), t.clone());
             tokio::spawn(async move {
                 let dialed = tokio::time::timeout(DIAL_TIMEOUT, transport.dial(&peer)).await;
@@ -93,7 +94,9 @@ async fn dial_round(shared: &Arc<Shared>) {
                     }
                     Err(e) => Err(EngineError::Io(e)),
                 };
-                shared.peers().dial_ended(contact, &t, result.is_err());
+                shared
+                    .peers()
+                    .dial_ended(contact, &t, result.is_err(), in_sight);
             });
         }
         if broadcasts {
