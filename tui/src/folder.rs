@@ -11,7 +11,7 @@ use std::time::Duration;
 use bramble_engine::{EngineError, FolderReport};
 use tokio::sync::mpsc;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// How often the folder is looked for.
 const LOOK_EVERY: Duration = Duration::from_secs(2);

@@ -12,189 +12,26 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bramble_engine::{Engine, EngineError, Event, Mode, PendingState, Target, create_account};
+use bramble_engine::{Engine, Event, PendingState, Target, create_account};
 use bramble_proto::messaging::DeliveryState;
 use bramble_proto::transport::TransportId;
-use bramble_store::{ContactId, StoreError};
-use clap::{Args, Parser, Subcommand};
-use thicket_ble::{BleConfig, BleSetup};
-use thicket_lan::{LanConfig, LanSetup};
-use thicket_tor::{TorConfig, TorSetup};
-use thicket_transport::{Status, TransportSetup};
+use bramble_store::ContactId;
+use clap::Parser;
+use thicket_transport::Status;
 use zeroize::Zeroizing;
 
+mod cli;
+mod failure;
 mod folder;
 mod password;
+mod setup;
 mod strength;
 mod time;
 mod ui;
 
-/// Thicket: a messenger that keeps working when the internet does not.
-#[derive(Debug, Parser)]
-#[command(name = "thicket", version, about, long_about = None)]
-struct Cli {
-    #[command(flatten)]
-    global: Global,
-    /// Without a command: the terminal interface (`thicket ui`).
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Args)]
-struct Global {
-    /// The account's folder [default: $XDG_DATA_HOME/thicket, else ~/.local/share/thicket].
-    #[arg(long, global = true, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Read the password from this file (its first line) instead of asking.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        conflicts_with = "password_fd"
-    )]
-    password_file: Option<PathBuf>,
-    /// Read the password from this open file descriptor (its first line) instead of asking.
-    #[arg(long, global = true, value_name = "FD")]
-    password_fd: Option<u32>,
-}
-
-/// Which transports go online.
-#[derive(Debug, Default, Args)]
-struct OnlineArgs {
-    /// An arti configuration file (TOML) to use bridges or another Tor network.
-    #[arg(long, value_name = "FILE", conflicts_with = "no_tor")]
-    tor_config: Option<PathBuf>,
-    /// Also reach contacts on the local network (Wi-Fi, Ethernet) with no internet.
-    /// Announces on that network that a Thicket device is present, under names
-    /// only contacts can recognise.
-    #[arg(long)]
-    lan: bool,
-    /// Also reach contacts nearby over Bluetooth LE, with no network at all. Advertises
-    /// one random-looking value at a time, which only contacts can recognise.
-    #[arg(long)]
-    ble: bool,
-    /// The Bluetooth adapter to use (`hci1`; default: the first).
-    #[arg(long, value_name = "NAME", requires = "ble")]
-    ble_adapter: Option<String>,
-    /// Do not use Tor (with `--lan` or `--ble`: only nearby devices).
-    #[arg(long)]
-    no_tor: bool,
-    /// Also carry messages as files in this folder, for example on a USB stick that
-    /// goes from hand to hand: Thicket reads the Thicket files in it and writes there
-    /// what contacts should receive, whenever it appears and when asked (`f` in the
-    /// interface, `sync` in `run`).
-    #[arg(long, value_name = "DIR")]
-    files: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// The terminal interface (the default): contacts, conversations, transports.
-    /// Online over Tor, and the local network with `--lan`.
-    Ui {
-        #[command(flatten)]
-        online: OnlineArgs,
-        /// Ring the terminal bell when a message arrives.
-        #[arg(long)]
-        bell: bool,
-    },
-    /// Create an account.
-    Init {
-        /// The name your contacts will see (they can rename you for themselves).
-        #[arg(long)]
-        name: String,
-    },
-    /// Print your link, to give to people who want to add you.
-    Link,
-    /// Add someone by their link. They must add yours too.
-    Add {
-        /// Their link (thicket://…).
-        link: String,
-        /// What to call them.
-        #[arg(long)]
-        name: String,
-    },
-    /// List your contacts.
-    Contacts,
-    /// List links you added whose handshake has not completed.
-    Pending,
-    /// Queue a message to a contact; it leaves with the next transport or export.
-    Send {
-        /// The contact.
-        name: String,
-        /// The message (several words are joined with spaces).
-        #[arg(required = true, num_args = 1..)]
-        text: Vec<String>,
-    },
-    /// Show the conversation with a contact and mark it read.
-    Read {
-        /// The contact.
-        name: String,
-        /// How many of the latest messages to show.
-        #[arg(long, default_value_t = 50)]
-        last: usize,
-    },
-    /// Show the safety number of you and a contact, to compare in person or by phone.
-    Verify {
-        /// The contact.
-        name: String,
-        /// The numbers matched: mark the contact verified.
-        #[arg(long, conflicts_with = "unverify")]
-        confirm: bool,
-        /// Mark the contact unverified again.
-        #[arg(long)]
-        unverify: bool,
-    },
-    /// Write what a contact (or pending contact) should receive as files into a folder,
-    /// for example on a USB stick.
-    Export {
-        /// The contact or pending contact.
-        name: String,
-        /// The folder to write into (created if missing).
-        #[arg(long, value_name = "DIR")]
-        to: PathBuf,
-    },
-    /// Read every Thicket file in a folder.
-    Import {
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// Sync with a folder that goes between you and your contacts (a USB stick): read
-    /// every Thicket file in it, then write there what each contact and pending
-    /// contact should receive (nothing for a contact with nothing new).
-    Sync {
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// Remove a contact (and your conversation with them) or a pending contact.
-    Remove {
-        /// The contact or pending contact.
-        name: String,
-        /// Yes, delete the contact and the conversation.
-        #[arg(long)]
-        yes: bool,
-    },
-    /// Keep the account online over Tor (and the local network, with `--lan`):
-    /// contacts dialed, pending contacts met, keys rotated. Prints events until
-    /// interrupted, and takes commands on standard input (`help` lists them).
-    Run {
-        #[command(flatten)]
-        online: OnlineArgs,
-    },
-}
-
-fn default_data_dir() -> Result<PathBuf, String> {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from)
-        && xdg.is_absolute()
-    {
-        return Ok(xdg.join("thicket"));
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .filter(|h| h.is_absolute())
-        .ok_or("no home folder: set HOME, XDG_DATA_HOME or --data-dir")?;
-    Ok(home.join(".local/share/thicket"))
-}
+use cli::{Cli, Command, OnlineArgs, default_data_dir};
+use failure::Failure;
+use setup::{online_of, open_online, open_with};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -224,116 +61,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error for the user: what went wrong, in words.
-#[derive(Debug)]
-struct Failure(String);
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<String> for Failure {
-    fn from(s: String) -> Self {
-        Failure(s)
-    }
-}
-
-impl From<&str> for Failure {
-    fn from(s: &str) -> Self {
-        Failure(s.to_owned())
-    }
-}
-
-impl From<EngineError> for Failure {
-    fn from(e: EngineError) -> Self {
-        Failure(match e {
-            EngineError::Store(StoreError::NoAccount) => String::from(
-                "no account here: create one with `thicket init --name NAME`, or run `thicket` in a terminal",
-            ),
-            EngineError::Store(StoreError::InvalidInput(why)) => why.to_owned(),
-            e => e.to_string(),
-        })
-    }
-}
-
-/// The transports `thicket run` starts.
-#[derive(Clone, Debug)]
-struct Online {
-    tor: Option<TorConfig>,
-    lan: bool,
-    ble: Option<BleConfig>,
-    /// The folder that carries messages as files.
-    files: Option<PathBuf>,
-}
-
-/// Opens the account; with transports to start, online.
-async fn open_online(
-    global: &Global,
-    dir: &Path,
-    online: Option<Online>,
-) -> Result<Engine, Failure> {
-    if !bramble_store::exists(dir).map_err(EngineError::Store)? {
-        return Err(EngineError::Store(StoreError::NoAccount).into());
-    }
-    let password = password::read(global, false)?;
-    Ok(open_with(dir, &password, online).await?)
-}
-
-/// Arti's folder inside the account's.
-fn tor_dir(dir: &Path) -> PathBuf {
-    dir.join("tor")
-}
-
-/// Opens the account. Offline (no `online`), the Tor transport is only built to record
-/// our onion address, which handshakes (also by file) publish to new contacts.
-async fn open_with(
-    dir: &Path,
-    password: &str,
-    online: Option<Online>,
-) -> Result<Engine, EngineError> {
-    let Some(online) = online else {
-        let tor = TorSetup::new(TorConfig::new(&tor_dir(dir)));
-        let setups: Vec<Box<dyn TransportSetup>> = vec![Box::new(tor)];
-        return Engine::open_with(dir, password, setups, Mode::Offline).await;
-    };
-    let mut setups: Vec<Box<dyn TransportSetup>> = Vec::new();
-    if let Some(tor) = online.tor {
-        setups.push(Box::new(TorSetup::new(tor)));
-    }
-    if online.lan {
-        setups.push(Box::new(LanSetup::new(LanConfig::new())));
-    }
-    if let Some(ble) = online.ble {
-        setups.push(Box::new(BleSetup::new(ble)));
-    }
-    Engine::open_with(dir, password, setups, Mode::Online).await
-}
-
-/// The transports `thicket run` and the interface start.
-fn online_of(dir: &Path, args: &OnlineArgs) -> Result<Online, Failure> {
-    let mut tor = TorConfig::new(&tor_dir(dir));
-    if let Some(path) = &args.tor_config {
-        tor = tor.with_overlay_file(path).map_err(|e| e.to_string())?;
-    }
-    if args.no_tor && !args.lan && !args.ble && args.files.is_none() {
-        return Err(Failure::from(String::from(
-            "--no-tor needs --lan, --ble or --files: with no transport nothing could carry a message",
-        )));
-    }
-    let ble = args.ble.then(|| match &args.ble_adapter {
-        Some(name) => BleConfig::new().with_adapter(name),
-        None => BleConfig::new(),
-    });
-    Ok(Online {
-        tor: (!args.no_tor).then_some(tor),
-        lan: args.lan,
-        ble,
-        files: args.files.clone(),
-    })
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

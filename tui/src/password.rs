@@ -6,7 +6,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::{Failure, Global};
+use crate::cli::Global;
+use crate::failure::Failure;
 
 /// The first line of `text`, without its line ending.
 fn first_line(text: &str) -> &str {

@@ -23,7 +23,8 @@ use zeroize::Zeroize as _;
 use super::app::{AddField, App, ContactRow, Folder, FolderState, PAGE, Request, Update};
 use super::gate::{Gate, GateAnswer, GateKind, GateRequest};
 use super::view;
-use crate::{Failure, Online};
+use crate::failure::Failure;
+use crate::setup::{Online, open_with};
 
 /// The terminal, taken over, and a thread that reads its keys.
 struct Screen {
@@ -221,7 +222,7 @@ async fn open_account(
         e => GateAnswer::Failed(Failure::from(e).to_string()),
     };
     let result = match request {
-        GateRequest::Unlock(password) => crate::open_with(&dir, &password, Some(online))
+        GateRequest::Unlock(password) => open_with(&dir, &password, Some(online))
             .await
             .map(|engine| (engine, None))
             .map_err(refused),
@@ -232,7 +233,7 @@ async fn open_account(
                     "creating the account was interrupted",
                 ))),
                 Ok(Err(e)) => Err(refused(e)),
-                Ok(Ok(())) => match crate::open_with(&dir, &password, Some(online)).await {
+                Ok(Ok(())) => match open_with(&dir, &password, Some(online)).await {
                     Ok(engine) => Ok((
                         engine,
                         Some(format!(
